@@ -1,0 +1,84 @@
+//! Ferrocast's benchmark crate: Ferrocast measured beside other Rust actor libraries.
+//!
+//! ```text
+//! cargo run --release -p ferrocast-bench -- actors [--quick] [--runs N] [--only lib,lib]
+//! ```
+//!
+//! prints a table (each peer's value and the ratio ferrocast / peer) and, as the last line
+//! of stdout, one JSON object `{"bench":"actors","results":[{"name":..,"unit":..,
+//! "ferrocast":X,"kameo":Y,..},..]}`. Progress goes to stderr.
+//!
+//! # Methodology
+//!
+//! - **One OS process per (library, run).** The parent re-executes itself
+//!   (`std::env::current_exe()`) as `__run <suite> <library> <run> [--quick]`; the child
+//!   prints `metric value` lines and exits without tearing its actors down. No library
+//!   inherits another's heap, threads, page cache of the allocator or JIT-warm branch
+//!   predictors. A child that fails, panics or exceeds its time limit puts an error in its
+//!   cells; the suite goes on.
+//! - **Median of 3 runs** (1 with `--quick`), run rep-major (every library once, then
+//!   again) so slow drift of the machine spreads over all libraries alike.
+//! - **Same shape everywhere.** Actor state is 48 bytes, mailboxes are unbounded, every
+//!   tokio-based library gets a multi-thread runtime with 2 workers; actix runs once on its
+//!   own `System` (1 thread) and once with its actors spread over 2 `Arbiter`s. The driver
+//!   code (`actors/scenario.rs`) is shared: a library only says how to spawn, tell and ask.
+//! - **Wall time on purpose.** Numbers are `std::time::Instant` deltas; hence the
+//!   crate-level allow of the workspace's `disallowed_methods` (product code must use an
+//!   injectable clock; a benchmark must not).
+//! - **Memory** per idle actor: resident set from `/proc/self/statm` and live bytes from a
+//!   counting global allocator (counting is switched on only around the measured section,
+//!   so it costs the timed message loops nothing), both as delta / N while all N actors are
+//!   alive. The one handle the benchmark keeps per actor is included in both.
+//!
+//! # Dependencies and why
+//!
+//! - `ferrocast-actor`: the subject.
+//! - `kameo` 0.22, `ractor` 0.16, `xtra` 0.6 (feature `tokio`), `actix` 0.13: the peers,
+//!   with their default features except where noted in `Cargo.toml`.
+//! - `tokio`: the runtime of every library but actix, and the raw task + mpsc baseline.
+//! - `anyhow`: errors of a child run, shown in the table instead of aborting the suite.
+//!
+//! The JSON is written by hand (`report.rs`): it is a flat shape and not worth a serializer.
+
+// Benchmarks measure wall time on purpose; the workspace bans `Instant::now` and
+// `thread::sleep` for product code, where time must be injectable.
+#![allow(clippy::disallowed_methods)]
+
+mod actors;
+mod alloc;
+mod harness;
+mod probe;
+mod report;
+
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
+
+const USAGE: &str = "usage: ferrocast-bench <suite> [--quick] [--runs N] [--only lib,lib]
+suites: actors";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let suites = [actors::suite()];
+    match args.first().map(String::as_str) {
+        Some(harness::CHILD_COMMAND) => harness::child_main(&suites, &args[1..]),
+        Some("-h" | "--help") | None => {
+            eprintln!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(name) => match suites.iter().find(|s| s.name == name) {
+            Some(suite) => match harness::Options::parse(&args[1..]) {
+                Ok(options) => harness::parent_main(suite, &options),
+                Err(e) => {
+                    eprintln!("{e}\n{USAGE}");
+                    ExitCode::from(2)
+                }
+            },
+            None => {
+                eprintln!("unknown suite {name:?}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

@@ -1,0 +1,226 @@
+//! Mailbox configuration and the queue an actor cell keeps under its lock.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+use crate::path::Name;
+use crate::target::{AnyRef, SystemMessage};
+
+/// What a full bounded mailbox does with one more message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverflowPolicy {
+    /// `send` and `ask` wait for capacity; `try_tell` gets the message back;
+    /// a fire-and-forget `tell` goes to dead letters.
+    #[default]
+    Backpressure,
+    /// Every way of sending fails at once (`tell` goes to dead letters).
+    Fail,
+    /// The new message goes to dead letters; senders see success.
+    DropNewest,
+    /// The oldest waiting message goes to dead letters to make room.
+    DropOldest,
+}
+
+/// How an actor's mailbox is bounded.
+///
+/// `capacity` counts the messages waiting in the mailbox; the actor may in
+/// addition hold up to its `throughput` messages taken for the turn it is
+/// running, so the most a mailbox ever holds is `capacity + throughput`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// Waiting messages at most, unless `unbounded`. Must be at least 1.
+    pub capacity: usize,
+    /// What a full mailbox does.
+    pub overflow: OverflowPolicy,
+    /// No bound at all: an explicit opt-in, because a producer faster than
+    /// the actor then grows memory without limit.
+    pub unbounded: bool,
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        MailboxConfig {
+            capacity: 1024,
+            overflow: OverflowPolicy::Backpressure,
+            unbounded: false,
+        }
+    }
+}
+
+impl MailboxConfig {
+    /// A bounded mailbox with the given capacity and policy.
+    pub fn bounded(capacity: usize, overflow: OverflowPolicy) -> Self {
+        MailboxConfig {
+            capacity,
+            overflow,
+            unbounded: false,
+        }
+    }
+
+    /// An unbounded mailbox (explicit opt-in).
+    pub fn unbounded() -> Self {
+        MailboxConfig {
+            unbounded: true,
+            ..MailboxConfig::default()
+        }
+    }
+
+    /// Checks the values; `field` prefixes the field names in errors.
+    pub fn validate_at(&self, field: &str) -> Result<(), ConfigError> {
+        if !self.unbounded && self.capacity == 0 {
+            return Err(ConfigError::invalid(
+                format!("{field}.capacity"),
+                "must be at least 1 (or set unbounded = true)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        if self.unbounded {
+            usize::MAX
+        } else {
+            self.capacity.max(1)
+        }
+    }
+}
+
+/// A queued user message. Timer messages carry their generation so that a
+/// message from a cancelled or replaced timer is discarded even if it was
+/// already enqueued.
+pub(crate) enum Envelope<M> {
+    User(M),
+    Timer { generation: u64, msg: M },
+}
+
+impl<M> Envelope<M> {
+    pub(crate) fn into_msg(self) -> M {
+        match self {
+            Envelope::User(m) | Envelope::Timer { msg: m, .. } => m,
+        }
+    }
+}
+
+/// Lifecycle as seen by senders.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Phase {
+    /// Accepting user messages.
+    Alive,
+    /// Stopping: user messages go to dead letters, system messages still run.
+    Stopping,
+    /// Gone: everything goes to dead letters; watch answers at once.
+    Terminated,
+}
+
+/// The state every sender and the running turn share, under the cell's lock.
+pub(crate) struct Inbox<M> {
+    pub(crate) user: VecDeque<Envelope<M>>,
+    /// A turn is running or queued on the executor: senders must not start
+    /// another one.
+    pub(crate) scheduled: bool,
+    pub(crate) phase: Phase,
+    /// Rarely used parts, allocated on first use to keep idle actors small.
+    pub(crate) extra: Option<Box<InboxExtra>>,
+}
+
+#[derive(Default)]
+pub(crate) struct InboxExtra {
+    pub(crate) system: VecDeque<SystemMessage>,
+    /// Senders waiting for capacity (policy `Backpressure`).
+    pub(crate) waiting_senders: Vec<Waker>,
+    pub(crate) children: Children,
+}
+
+impl<M> Inbox<M> {
+    pub(crate) fn new() -> Self {
+        Inbox {
+            user: VecDeque::new(),
+            scheduled: true,
+            phase: Phase::Alive,
+            extra: None,
+        }
+    }
+
+    pub(crate) fn extra(&mut self) -> &mut InboxExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    pub(crate) fn has_system(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| !e.system.is_empty())
+    }
+
+    /// Wakes senders waiting for capacity; called when messages leave.
+    pub(crate) fn wake_senders(&mut self) {
+        if let Some(extra) = self.extra.as_mut() {
+            for w in extra.waiting_senders.drain(..) {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// The children of one actor, keyed by actor id; named children also have
+/// an entry in `names`, which keeps names unique among siblings. Anonymous
+/// children cost no string.
+#[derive(Default)]
+pub(crate) struct Children {
+    by_id: std::collections::HashMap<u64, AnyRef>,
+    names: std::collections::HashMap<Box<str>, u64>,
+}
+
+impl Children {
+    /// Inserts unless the name is taken.
+    pub(crate) fn reserve(&mut self, name: &Name, child: AnyRef) -> bool {
+        let id = child.uid().actor;
+        if let Name::Named(n) = name {
+            if self.names.contains_key(n) {
+                return false;
+            }
+            self.names.insert(n.clone(), id);
+        }
+        self.by_id.insert(id, child);
+        true
+    }
+
+    /// Removes a child; false if it was not (or no longer) a child.
+    pub(crate) fn remove(&mut self, child: &AnyRef) -> bool {
+        let id = child.uid().actor;
+        match self.by_id.get(&id) {
+            Some(c) if c == child => {}
+            _ => return false,
+        }
+        self.by_id.remove(&id);
+        if !self.names.is_empty() {
+            let path = child.path();
+            if self.names.get(path.name()) == Some(&id) {
+                self.names.remove(path.name());
+            }
+        }
+        true
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&AnyRef> {
+        let id = match name.strip_prefix('$') {
+            Some(anon) => u64::from_str_radix(anon, 36).ok()?,
+            None => *self.names.get(name)?,
+        };
+        self.by_id.get(&id)
+    }
+
+    pub(crate) fn contains(&self, child: &AnyRef) -> bool {
+        self.by_id.get(&child.uid().actor) == Some(child)
+    }
+
+    pub(crate) fn all(&self) -> Vec<AnyRef> {
+        self.by_id.values().cloned().collect()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}

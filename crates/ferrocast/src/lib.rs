@@ -1,0 +1,53 @@
+//! Ferrocast: run stateful services as if they were stateless.
+//!
+//! This facade re-exports the toolkit's crates so an application depends on
+//! one crate and picks subsystems with cargo features. Today it carries the
+//! typed actor runtime ([`actor`]) and, with the `testkit` feature, the test
+//! toolkit; remoting, cluster, sharding, persistence and streams join as
+//! they land (see `ARCHITECTURE.md`).
+//!
+//! ```
+//! use std::time::Duration;
+//! use ferrocast::prelude::*;
+//!
+//! struct Echo;
+//! impl Actor for Echo {
+//!     type Msg = (String, ReplyTo<String>);
+//!     async fn handle(&mut self, (text, reply): Self::Msg, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
+//!         let _ = reply.send(text);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let system = ActorSystem::new("app", ActorSystemConfig::default())?;
+//! let echo = system.spawn("echo", || Echo)?;
+//! let back = echo.ask(|r| ("hi".to_string(), r), Duration::from_secs(1)).await?;
+//! assert_eq!(back, "hi");
+//! system.terminate().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//! - `testkit`: [`testkit`] (probes, synchronous harness, log capture).
+
+/// Typed actors: the runtime, supervision, death watch, timers, mailboxes.
+pub use ferrocast_actor as actor;
+
+/// Test probes, the synchronous harness and log capture.
+#[cfg(feature = "testkit")]
+pub use ferrocast_testkit as testkit;
+
+/// The names most programs use.
+pub mod prelude {
+    pub use ferrocast_actor::{
+        Actor, ActorError, ActorRef, ActorSystem, ActorSystemConfig, AnyRef, AskError, Context,
+        MailboxConfig, OverflowPolicy, Props, ReplyTo, SupervisorStrategy,
+    };
+}
+
+/// The README's code samples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
