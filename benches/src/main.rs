@@ -5,30 +5,35 @@
 //! ```
 //!
 //! prints a table (each peer's value and the ratio ferrocast / peer) and, as the last line
-//! of stdout, one JSON object `{"bench":"actors","results":[{"name":..,"unit":..,
-//! "ferrocast":X,"kameo":Y,..},..]}`. Progress goes to stderr.
+//! of stdout, one JSON object `{"bench":"actors","quick":false,"runs":3,"results":[{"name":..,
+//! "unit":..,"ferrocast":X,"kameo":Y,..},..]}` (`null` and an `errors` map where a run
+//! failed). Progress goes to stderr. Later suites (`remote`, `persistence`, `stream`) reuse
+//! `harness.rs` and `report.rs` and print the same shape.
 //!
 //! # Methodology
 //!
 //! - **One OS process per (library, run).** The parent re-executes itself
 //!   (`std::env::current_exe()`) as `__run <suite> <library> <run> [--quick]`; the child
 //!   prints `metric value` lines and exits without tearing its actors down. No library
-//!   inherits another's heap, threads, page cache of the allocator or JIT-warm branch
-//!   predictors. A child that fails, panics or exceeds its time limit puts an error in its
-//!   cells; the suite goes on.
+//!   inherits another's heap fragmentation, threads or resident pages. A child that fails,
+//!   panics or exceeds its time limit puts an error in its cells; the suite goes on.
 //! - **Median of 3 runs** (1 with `--quick`), run rep-major (every library once, then
 //!   again) so slow drift of the machine spreads over all libraries alike.
 //! - **Same shape everywhere.** Actor state is 48 bytes, mailboxes are unbounded, every
 //!   tokio-based library gets a multi-thread runtime with 2 workers; actix runs once on its
 //!   own `System` (1 thread) and once with its actors spread over 2 `Arbiter`s. The driver
 //!   code (`actors/scenario.rs`) is shared: a library only says how to spawn, tell and ask.
+//! - **Completion is seen by the actor.** An actor's `Inc` handler reports to a global gate
+//!   when its count reaches its share; the driver awaits the gate (a tokio `Notify`). An ask
+//!   queued behind the tells would not do: xtra 0.6 reorders equal-priority messages.
 //! - **Wall time on purpose.** Numbers are `std::time::Instant` deltas; hence the
 //!   crate-level allow of the workspace's `disallowed_methods` (product code must use an
-//!   injectable clock; a benchmark must not).
+//!   injectable clock; a benchmark wants the real one).
 //! - **Memory** per idle actor: resident set from `/proc/self/statm` and live bytes from a
 //!   counting global allocator (counting is switched on only around the measured section,
-//!   so it costs the timed message loops nothing), both as delta / N while all N actors are
-//!   alive. The one handle the benchmark keeps per actor is included in both.
+//!   so it costs the timed message loops nothing; the spawn run is timed with it on, as its
+//!   memory is read at the same moment), both as delta / N while all N actors are alive. The
+//!   one handle the benchmark keeps per actor is included in both.
 //!
 //! # Dependencies and why
 //!

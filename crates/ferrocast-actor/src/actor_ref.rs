@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::deadline::WithDeadline;
 use crate::path::ActorPath;
 use crate::reply::ReplyTo;
 use crate::target::{ActorUid, AnyRef, MessageTarget};
@@ -70,25 +71,29 @@ impl<M: Send + 'static> ActorRef<M> {
         make: impl FnOnce(ReplyTo<R>) -> M,
         timeout: Duration,
     ) -> Result<R, AskError> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         let msg = make(ReplyTo::new(tx));
-        let exchange = async {
-            match self.try_tell(msg) {
-                Ok(()) => {}
-                Err(TrySendError::Full(msg)) => self.send(msg).await.map_err(AskError::from)?,
-                Err(TrySendError::Closed(_)) => return Err(AskError::Terminated),
-            }
-            rx.await.map_err(|_| {
-                if self.target.is_terminated() {
-                    AskError::Terminated
-                } else {
-                    AskError::NoReply
+        let deadline = tokio::time::Instant::now() + timeout;
+        match self.try_tell(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(msg)) => {
+                // Waiting for capacity is the rare path: a plain timer will do.
+                match tokio::time::timeout_at(deadline, self.send(msg)).await {
+                    Ok(sent) => sent.map_err(AskError::from)?,
+                    Err(_) => return Err(AskError::Timeout(timeout)),
                 }
-            })
+            }
+            Err(TrySendError::Closed(_)) => return Err(AskError::Terminated),
+        }
+        let reply = match self.target.ask_timer() {
+            Some(timer) => WithDeadline::new(&mut rx, deadline, timer).await.ok(),
+            None => tokio::time::timeout_at(deadline, &mut rx).await.ok(),
         };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(AskError::Timeout(timeout)),
+        match reply {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(_)) if self.target.is_terminated() => Err(AskError::Terminated),
+            Some(Err(_)) => Err(AskError::NoReply),
+            None => Err(AskError::Timeout(timeout)),
         }
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::actor_ref::{ActorRef, SendError, TrySendError};
+use crate::deadline::AskTimer;
 use crate::path::ActorPath;
 use crate::target::{ActorTarget, ActorUid, MessageTarget, SystemMessage};
 
@@ -42,6 +43,10 @@ impl<N: Send + 'static, M: Send + 'static> ActorTarget for Adapter<N, M> {
 
     fn is_terminated(&self) -> bool {
         self.target.is_terminated()
+    }
+
+    fn ask_timer(&self) -> Option<&AskTimer> {
+        self.target.target.ask_timer()
     }
 }
 

@@ -27,6 +27,7 @@ use crate::actor::{Actor, Props};
 use crate::actor_ref::{ActorRef, SendError, TrySendError};
 use crate::context::Context;
 use crate::dead_letters::DeadLetterReason;
+use crate::deadline::AskTimer;
 use crate::mailbox::{Envelope, Inbox, OverflowPolicy, Phase};
 use crate::path::{ActorPath, Name};
 use crate::supervision::{Directive, Failure, SupervisorStrategy};
@@ -78,6 +79,14 @@ struct Runner<A: Actor> {
     factory: Box<dyn FnMut() -> A + Send>,
     ctx: Context<A>,
     lifecycle: Lifecycle,
+    /// No instance was ever created. The first start comes before any
+    /// system message (as Akka's `Create`), so an actor stopped before its
+    /// first turn still runs `started` and then `stopped`.
+    fresh: bool,
+    /// Children whose failures this actor escalated. They wait, suspended,
+    /// for this actor's fate: resuming it resumes them (as in Akka); a
+    /// restart or stop stops them with the other children.
+    escalated: Vec<AnyRef>,
 }
 
 pub(crate) struct ActorCell<A: Actor> {
@@ -156,6 +165,8 @@ impl<A: Actor> ActorCell<A> {
                 factory: props.factory,
                 ctx: Context::new(weak.as_ptr(), stash_capacity),
                 lifecycle: Lifecycle::Created,
+                fresh: true,
+                escalated: Vec::new(),
             }),
         })
     }
@@ -234,10 +245,16 @@ impl<A: Actor> ActorCell<A> {
             }
         }
         inbox.user.push_back(env);
-        if !inbox.scheduled {
+        // A suspended actor (failed, waiting for its parent) takes no user
+        // messages; its next turn comes from the system message that
+        // resumes or restarts it.
+        if !inbox.scheduled && !inbox.suspended {
             inbox.scheduled = true;
             drop(inbox);
             self.arc().schedule();
+        } else if let Some(turn) = inbox.parked.take() {
+            drop(inbox);
+            turn.wake();
         }
         Ok(())
     }
@@ -290,11 +307,18 @@ impl<A: Actor> ActorTarget for ActorCell<A> {
             inbox.scheduled = true;
             drop(inbox);
             self.arc().schedule();
+        } else if let Some(turn) = inbox.parked.take() {
+            drop(inbox);
+            turn.wake();
         }
     }
 
     fn is_terminated(&self) -> bool {
         self.phase() == Phase::Terminated
+    }
+
+    fn ask_timer(&self) -> Option<&AskTimer> {
+        self.header.system.ask_timer()
     }
 }
 
@@ -374,7 +398,12 @@ impl<A: Actor> Turn<'_, A> {
     async fn run(mut self) {
         let throughput = self.cell.header.system.config.throughput.max(1);
         let mut handled = 0usize;
+        let mut linger = false;
         loop {
+            if self.runner.fresh {
+                self.start().await;
+                continue;
+            }
             if self.cell.system_pending.swap(false, Ordering::Acquire) {
                 let msgs = lock(&self.cell.inbox)
                     .extra
@@ -397,17 +426,24 @@ impl<A: Actor> Turn<'_, A> {
                 self.return_batch();
                 let mut inbox = lock(&self.cell.inbox);
                 if !inbox.has_system() {
+                    inbox.suspended = true;
                     inbox.scheduled = false;
                     return;
                 }
                 continue;
             }
-            if self.batch.is_empty() && !self.refill(throughput) {
+            if self.batch.is_empty() && !self.refill(throughput, !linger) {
+                if linger {
+                    linger = false;
+                    self.linger().await;
+                    continue;
+                }
                 return;
             }
             while let Some(env) = self.batch.pop_front() {
                 self.deliver(env).await;
                 handled += 1;
+                linger = true;
                 if self.runner.lifecycle != Lifecycle::Running
                     || self.cell.system_pending.load(Ordering::Relaxed)
                 {
@@ -421,15 +457,19 @@ impl<A: Actor> Turn<'_, A> {
         }
     }
 
-    /// Takes the next messages; false (after clearing `scheduled`) when the
-    /// mailbox is empty and the turn should end.
-    fn refill(&mut self, throughput: usize) -> bool {
+    /// Takes the next messages; false when the mailbox is empty, after
+    /// clearing `scheduled` (ending the turn) if `end`.
+    fn refill(&mut self, throughput: usize, end: bool) -> bool {
         let mut inbox = lock(&self.cell.inbox);
+        inbox.suspended = false;
         if inbox.has_system() {
             // `system_pending` is already set; the loop will see it.
             return true;
         }
         if inbox.user.is_empty() {
+            if !end {
+                return false;
+            }
             // Keep one buffer's capacity in the mailbox so a steady trickle
             // of messages does not allocate, but do not hoard a large one.
             if inbox.user.capacity() == 0 && self.batch.capacity() <= 64 {
@@ -448,6 +488,30 @@ impl<A: Actor> Turn<'_, A> {
             inbox.wake_senders();
         }
         true
+    }
+
+    /// The mailbox just ran dry. In request-response traffic the next
+    /// message is typically one scheduler hop away, so before ending the
+    /// turn it parks once: a sender (or a system message) wakes it directly,
+    /// which is cheaper than starting a new turn and, unlike yielding, does
+    /// not wake other worker threads to steal it. The system bounds how many
+    /// turns linger (`SystemInner::linger`): the oldest is woken, finds
+    /// nothing, and ends, so idle actors still cost no task.
+    async fn linger(&mut self) {
+        let mut parked = false;
+        std::future::poll_fn(|cx| {
+            let mut inbox = lock(&self.cell.inbox);
+            if parked || !inbox.user.is_empty() || inbox.has_system() {
+                inbox.parked = None;
+                return Poll::Ready(());
+            }
+            inbox.parked = Some(cx.waker().clone());
+            drop(inbox);
+            parked = true;
+            self.cell.header.system.linger(cx.waker());
+            Poll::Pending
+        })
+        .await
     }
 
     /// Puts messages taken for this turn back at the front of the mailbox
@@ -508,6 +572,7 @@ impl<A: Actor> Turn<'_, A> {
 
     /// Creates the instance (first start or restart) and runs `started`.
     async fn start(&mut self) {
+        self.runner.fresh = false;
         let factory = &mut self.runner.factory;
         match std::panic::catch_unwind(AssertUnwindSafe(factory)) {
             Ok(actor) => self.runner.actor = Some(actor),
@@ -547,6 +612,16 @@ impl<A: Actor> Turn<'_, A> {
     }
 
     async fn system(&mut self, msg: SystemMessage) {
+        if self.runner.lifecycle == Lifecycle::Terminated {
+            // Taken in the same batch as the stop that just finished: answer
+            // a watch for the dead, as `send_system` does from now on.
+            if let SystemMessage::Watch { watcher } = msg {
+                watcher.send_system(SystemMessage::Terminated {
+                    actor: self.cell.any_ref(),
+                });
+            }
+            return;
+        }
         match msg {
             SystemMessage::Stop => self.begin_stop().await,
             SystemMessage::Watch { watcher } => {
@@ -559,6 +634,9 @@ impl<A: Actor> Turn<'_, A> {
             SystemMessage::Failed { child, failure } => self.child_failed(child, failure).await,
             SystemMessage::Resume => {
                 if self.runner.lifecycle == Lifecycle::Suspended {
+                    for child in std::mem::take(&mut self.runner.escalated) {
+                        child.send_system(SystemMessage::Resume);
+                    }
                     if self.runner.actor.is_none() {
                         // Failed before an instance existed: resuming means
                         // trying to create it again.
@@ -596,12 +674,21 @@ impl<A: Actor> Turn<'_, A> {
             .extra
             .as_mut()
             .is_some_and(|e| e.children.remove(&actor));
-        if was_child {
-            self.runner.ctx.forget_child_stats(actor.uid().actor);
-        }
+        // Even if no longer a child (its name was reused after it
+        // terminated), its restart statistics are obsolete.
+        self.runner.ctx.forget_child_stats(actor.uid().actor);
         let watched = self.runner.ctx.take_watched(&actor);
         match self.runner.lifecycle {
             Lifecycle::Stopping | Lifecycle::Restarting => {
+                if self.runner.lifecycle == Lifecycle::Restarting && !was_child {
+                    // Watches outlive a restart (as in Akka): the new
+                    // instance hears of it. Children stopped by the restart
+                    // are forgotten, as Akka's default `preRestart` unwatches
+                    // them.
+                    if let Some(watched) = watched {
+                        self.runner.ctx.defer_terminated(actor, watched);
+                    }
+                }
                 if self.no_children() {
                     if self.runner.lifecycle == Lifecycle::Stopping {
                         self.finish_stop().await;
@@ -687,10 +774,13 @@ impl<A: Actor> Turn<'_, A> {
                     }
                 }
             }
-            Directive::Escalate => self.fail(Failure::Escalated {
-                child: child.path(),
-                cause: Box::new(failure),
-            }),
+            Directive::Escalate => {
+                self.runner.escalated.push(child.clone());
+                self.fail(Failure::Escalated {
+                    child: child.path(),
+                    cause: Box::new(failure),
+                });
+            }
         }
     }
 
@@ -718,6 +808,7 @@ impl<A: Actor> Turn<'_, A> {
         }
         lock(&self.cell.inbox).phase = Phase::Stopping;
         self.runner.lifecycle = Lifecycle::Stopping;
+        self.runner.escalated.clear();
         self.runner.ctx.cancel_all_timers();
         if self.stop_children() {
             self.finish_stop().await;
@@ -776,6 +867,7 @@ impl<A: Actor> Turn<'_, A> {
 
     async fn begin_restart(&mut self) {
         self.runner.lifecycle = Lifecycle::Restarting;
+        self.runner.escalated.clear();
         self.runner.ctx.cancel_all_timers();
         if let Some(mut actor) = self.runner.actor.take() {
             let stopped = AssertUnwindSafe(actor.stopped(&mut self.runner.ctx))
@@ -795,5 +887,129 @@ impl<A: Actor> Turn<'_, A> {
         // The next loop iteration creates the new instance and starts it;
         // terminations seen while suspended are delivered to it.
         self.runner.lifecycle = Lifecycle::Created;
+    }
+}
+
+// ---- Driving a cell by hand: the synchronous harness (`harness.rs`) ----
+
+/// What the synchronous harness asks a hand-driven actor to do.
+pub(crate) enum ManualStep<M> {
+    /// Nothing beyond what is pending: a first start, system messages.
+    Pending,
+    /// Handle one user message (the caller checks the actor is running).
+    Message(M),
+    /// Process one system message as a turn would.
+    System(SystemMessage),
+}
+
+/// Where a hand-driven actor stands between steps.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ManualState {
+    Running,
+    /// Failed; waits for its parent's decision (resume, restart, stop).
+    Suspended,
+    /// Stopping or restarting: waits for its children to terminate.
+    AwaitingChildren,
+    Terminated,
+}
+
+impl<A: Actor> ActorCell<A> {
+    /// Runs `step` on the caller's task, then what a turn would run next:
+    /// system messages the step produced, a pending (re)start, unstashed
+    /// messages. Messages waiting in the mailbox are left there.
+    ///
+    /// # Safety
+    ///
+    /// No turn of this cell may ever run: the cell belongs to a detached
+    /// system (which never spawns turns) and the caller is its only driver,
+    /// one step at a time, with no borrow from [`Self::manual_parts`] alive.
+    pub(crate) async unsafe fn manual_step(&self, step: ManualStep<A::Msg>) -> ManualState {
+        let mut turn = Turn {
+            cell: self,
+            // SAFETY: the caller drives this cell alone (see above), like a
+            // turn holding the `scheduled` flag.
+            runner: unsafe { &mut *self.runner.get() },
+            batch: VecDeque::new(),
+        };
+        match step {
+            ManualStep::Pending => {}
+            ManualStep::Message(msg) => turn.handle(msg).await,
+            ManualStep::System(msg) => turn.system(msg).await,
+        }
+        loop {
+            if self.system_pending.swap(false, Ordering::Acquire) {
+                let msgs = lock(&self.inbox)
+                    .extra
+                    .as_mut()
+                    .map(|e| std::mem::take(&mut e.system))
+                    .unwrap_or_default();
+                for msg in msgs {
+                    turn.system(msg).await;
+                }
+                continue;
+            }
+            match turn.runner.lifecycle {
+                Lifecycle::Created => turn.start().await,
+                Lifecycle::Running => match turn.batch.pop_front() {
+                    Some(env) => turn.deliver(env).await,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        turn.return_batch();
+        // SAFETY: `turn` (the only other borrow of the runner) is gone.
+        unsafe { self.manual_state() }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::manual_step`].
+    pub(crate) unsafe fn manual_state(&self) -> ManualState {
+        // SAFETY: the caller drives this cell alone and holds no other
+        // borrow of the runner.
+        match unsafe { (*self.runner.get()).lifecycle } {
+            Lifecycle::Created | Lifecycle::Running => ManualState::Running,
+            Lifecycle::Suspended => ManualState::Suspended,
+            Lifecycle::Restarting | Lifecycle::Stopping => ManualState::AwaitingChildren,
+            Lifecycle::Terminated => ManualState::Terminated,
+        }
+    }
+
+    /// The instance (none before the first start, after a stop, or after a
+    /// failed creation) and the context.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::manual_step`]; the borrows end before the next step
+    /// or [`Self::manual_actor_mut`].
+    pub(crate) unsafe fn manual_parts(&self) -> (Option<&A>, &Context<A>) {
+        // SAFETY: the caller drives this cell alone and holds no mutable
+        // borrow of the runner.
+        let runner = unsafe { &*self.runner.get() };
+        (runner.actor.as_ref(), &runner.ctx)
+    }
+
+    /// The instance, to change between steps.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::manual_step`]; the borrow ends before any other use
+    /// of the runner.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn manual_actor_mut(&self) -> Option<&mut A> {
+        // SAFETY: the caller drives this cell alone and holds no other
+        // borrow of the runner.
+        unsafe { (*self.runner.get()).actor.as_mut() }
+    }
+
+    /// Takes the oldest message waiting in the mailbox.
+    pub(crate) fn manual_pop(&self) -> Option<A::Msg> {
+        lock(&self.inbox).user.pop_front().map(Envelope::into_msg)
+    }
+
+    /// Messages waiting in the mailbox.
+    pub(crate) fn mailbox_len(&self) -> usize {
+        lock(&self.inbox).user.len()
     }
 }

@@ -47,6 +47,8 @@
 //! - `cell`: mailbox, lifecycle and the turn that runs handlers (the
 //!   scheduling model is described there).
 //! - `context`: [`Context`]: children, watch, timers, stash, adapters, pipe.
+//! - `harness`: [`SyncHarness`]: drives one actor's handlers by hand,
+//!   without a runtime (re-exported by ferrocast-testkit).
 //! - `supervision`: [`SupervisorStrategy`], [`Directive`], [`Backoff`].
 //! - `mailbox`: [`MailboxConfig`], [`OverflowPolicy`].
 //! - `system`: [`ActorSystem`]; `config`: [`ActorSystemConfig`].
@@ -63,7 +65,9 @@ mod cell;
 mod config;
 mod context;
 mod dead_letters;
+mod deadline;
 mod event_stream;
+mod harness;
 mod mailbox;
 mod path;
 mod receptionist;
@@ -83,7 +87,9 @@ pub use config::{
 };
 pub use context::{Context, StashFull};
 pub use dead_letters::{DeadLetter, DeadLetterReason};
+pub use deadline::AskTimer;
 pub use event_stream::EventStream;
+pub use harness::{HarnessError, SyncHarness};
 pub use mailbox::{MailboxConfig, OverflowPolicy};
 pub use path::{ActorPath, InvalidName};
 pub use receptionist::{Listing, Receptionist, ServiceKey};

@@ -123,7 +123,13 @@ pub(crate) struct Inbox<M> {
     /// A turn is running or queued on the executor: senders must not start
     /// another one.
     pub(crate) scheduled: bool,
+    /// The actor is not taking user messages (failed, restarting or
+    /// stopping): enqueueing one must not start a turn.
+    pub(crate) suspended: bool,
     pub(crate) phase: Phase,
+    /// The running turn found the mailbox empty and waits briefly for more
+    /// (see `Turn::linger`): a sender wakes it instead of starting a turn.
+    pub(crate) parked: Option<Waker>,
     /// Rarely used parts, allocated on first use to keep idle actors small.
     pub(crate) extra: Option<Box<InboxExtra>>,
 }
@@ -141,7 +147,9 @@ impl<M> Inbox<M> {
         Inbox {
             user: VecDeque::new(),
             scheduled: true,
+            suspended: false,
             phase: Phase::Alive,
+            parked: None,
             extra: None,
         }
     }
@@ -174,12 +182,24 @@ pub(crate) struct Children {
 }
 
 impl Children {
-    /// Inserts unless the name is taken.
+    /// Inserts unless the name is taken. A name whose holder has already
+    /// terminated is free even before the parent has processed that
+    /// termination: a watcher may hear of it first and reuse the name.
+    ///
+    /// Called under the parent's inbox lock; `is_terminated` takes the
+    /// child's. Locks nest only parent before child, never the reverse.
     pub(crate) fn reserve(&mut self, name: &Name, child: AnyRef) -> bool {
         let id = child.uid().actor;
         if let Name::Named(n) = name {
-            if self.names.contains_key(n) {
-                return false;
+            if let Some(old) = self.names.get(n).copied() {
+                match self.by_id.get(&old) {
+                    Some(holder) if !holder.is_terminated() => return false,
+                    // The holder's own `Terminated` still reaches the parent
+                    // later; `remove` then finds it gone and does nothing.
+                    _ => {
+                        self.by_id.remove(&old);
+                    }
+                }
             }
             self.names.insert(n.clone(), id);
         }

@@ -79,7 +79,10 @@ pub struct InvalidName(pub String);
 pub struct ActorPath(Arc<str>);
 
 impl ActorPath {
-    pub(crate) fn new(s: String) -> Self {
+    /// A path from text, for custom targets (test probes, remote
+    /// references). The text is not checked; local actors get theirs from
+    /// the runtime.
+    pub fn new(s: String) -> Self {
         ActorPath(s.into())
     }
 

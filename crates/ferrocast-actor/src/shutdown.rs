@@ -10,9 +10,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Mutex;
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use crate::config::ShutdownConfig;
@@ -126,7 +128,16 @@ impl CoordinatedShutdown {
             let phase = PHASES[index];
             let timeout = self.config.timeout_of(phase);
             let names: Vec<String> = phase_tasks.iter().map(|(n, _)| n.clone()).collect();
-            let all = futures_util::future::join_all(phase_tasks.into_iter().map(|(_, t)| t()));
+            // A task that panics is logged like one that times out; it must
+            // not abort the shutdown and leave the system running.
+            let all = futures_util::future::join_all(phase_tasks.into_iter().map(
+                |(name, t)| async move {
+                    let run = AssertUnwindSafe(async move { t().await }).catch_unwind();
+                    if run.await.is_err() {
+                        tracing::error!(phase, task = %name, "shutdown task panicked; continuing");
+                    }
+                },
+            ));
             if tokio::time::timeout(timeout, all).await.is_err() {
                 tracing::warn!(phase, ?timeout, tasks = ?names, "shutdown phase timed out; continuing");
             } else {

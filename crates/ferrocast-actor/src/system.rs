@@ -21,6 +21,7 @@ use crate::cell::{ActorCell, SpawnError};
 use crate::config::{ActorSystemConfig, ConfigError};
 use crate::context::Context;
 use crate::dead_letters::{DeadLetter, DeadLetterReason, DeadLetters};
+use crate::deadline::AskTimer;
 use crate::event_stream::EventStream;
 use crate::path::Name;
 use crate::receptionist::Receptionist;
@@ -64,6 +65,9 @@ impl Actor for Guardian {
     }
 }
 
+/// Most turns parked at once waiting for more messages, per system.
+const MAX_LINGERING: usize = 64;
+
 pub(crate) struct SystemInner {
     pub(crate) name: String,
     pub(crate) uid: u64,
@@ -80,6 +84,12 @@ pub(crate) struct SystemInner {
     event_stream: EventStream,
     receptionist: Receptionist,
     shutdown: CoordinatedShutdown,
+    /// Turns parked waiting for more messages, oldest first (bounded; see
+    /// `Turn::linger` in cell.rs).
+    lingering: Mutex<std::collections::VecDeque<std::task::Waker>>,
+    /// Ask deadlines, swept by one task per system (see `deadline.rs`);
+    /// `None` for a detached system.
+    ask_timer: Option<Arc<AskTimer>>,
     terminated: watch::Sender<bool>,
 }
 
@@ -138,7 +148,30 @@ impl SystemInner {
         }
     }
 
+    /// Records a parked turn; past `MAX_LINGERING` the oldest is woken so
+    /// it ends (if nothing arrived meanwhile).
+    pub(crate) fn linger(&self, turn: &std::task::Waker) {
+        let mut lingering = self.lingering.lock().unwrap_or_else(|e| e.into_inner());
+        let evicted = if lingering.len() >= MAX_LINGERING {
+            lingering.pop_front()
+        } else {
+            None
+        };
+        lingering.push_back(turn.clone());
+        drop(lingering);
+        if let Some(oldest) = evicted {
+            oldest.wake();
+        }
+    }
+
+    pub(crate) fn ask_timer(&self) -> Option<&AskTimer> {
+        self.ask_timer.as_deref()
+    }
+
     pub(crate) fn root_terminated(&self) {
+        if let Some(timer) = &self.ask_timer {
+            timer.close();
+        }
         self.guardian
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -222,6 +255,7 @@ impl ActorSystem {
         let strategy = SupervisorStrategy::restart()
             .with_limit(config.supervision.max_restarts, config.supervision.within)
             .with_backoff(config.supervision.backoff);
+        let ask_timer = handle.as_ref().map(|_| Arc::new(AskTimer::default()));
         let inner = Arc::new(SystemInner {
             name: name.to_owned(),
             uid,
@@ -237,6 +271,8 @@ impl ActorSystem {
                 system: uid,
                 actor: 1,
             }),
+            ask_timer,
+            lingering: Mutex::new(std::collections::VecDeque::with_capacity(MAX_LINGERING)),
             terminated: watch::channel(false).0,
         });
         let guardian = ActorCell::new(
@@ -250,6 +286,9 @@ impl ActorSystem {
         );
         *inner.guardian.lock().unwrap_or_else(|e| e.into_inner()) = Some(guardian.clone());
         inner.spawn_turn(crate::cell::run_turn(guardian));
+        if let Some(timer) = &inner.ask_timer {
+            inner.spawn_turn(timer.clone().sweep());
+        }
         let system = ActorSystem { inner };
         let weak = Arc::downgrade(&system.inner);
         system
@@ -273,6 +312,20 @@ impl ActorSystem {
 
     pub(crate) fn from_inner(inner: Arc<SystemInner>) -> Self {
         ActorSystem { inner }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<SystemInner> {
+        &self.inner
+    }
+
+    /// A fresh identity in this system that no actor will ever have, for
+    /// custom targets (test probes, bridges) behind an
+    /// [`ActorRef::from_target`].
+    pub fn next_uid(&self) -> ActorUid {
+        ActorUid {
+            system: self.inner.uid,
+            actor: self.inner.next_actor_id(),
+        }
     }
 
     /// The system's name.

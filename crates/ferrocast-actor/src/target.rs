@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::actor_ref::{SendError, TrySendError};
+use crate::deadline::AskTimer;
 use crate::path::ActorPath;
 use crate::supervision::Failure;
 
@@ -82,6 +83,12 @@ pub trait ActorTarget: Send + Sync + 'static {
     fn send_system(&self, msg: SystemMessage);
     /// True once the target has stopped for good.
     fn is_terminated(&self) -> bool;
+
+    /// The deadline keeper `ask` uses for this target, if it belongs to an
+    /// actor system; without one, `ask` falls back to a tokio timer.
+    fn ask_timer(&self) -> Option<&AskTimer> {
+        None
+    }
 }
 
 /// Something that accepts messages of type `M`.
@@ -133,6 +140,12 @@ impl AnyRef {
     /// Sends a system message (used by runtimes and transports).
     pub fn send_system(&self, msg: SystemMessage) {
         self.0.send_system(msg)
+    }
+}
+
+impl From<&AnyRef> for AnyRef {
+    fn from(r: &AnyRef) -> Self {
+        r.clone()
     }
 }
 

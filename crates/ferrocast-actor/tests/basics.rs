@@ -123,3 +123,46 @@ async fn ask_times_out_and_dropped_reply_fails_fast() {
     let err = c.ask(Msg::Get, Duration::from_secs(3)).await.unwrap_err();
     assert_eq!(err, AskError::Terminated);
 }
+
+/// Keeps every request without answering, so asks can only time out.
+#[derive(Default)]
+struct Hoarder {
+    kept: Vec<ReplyTo<u64>>,
+}
+
+impl Actor for Hoarder {
+    type Msg = ReplyTo<u64>;
+    async fn handle(
+        &mut self,
+        r: ReplyTo<u64>,
+        _ctx: &mut Context<Self>,
+    ) -> Result<(), ActorError> {
+        self.kept.push(r);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn asks_time_out_at_their_own_deadlines() {
+    let system = system();
+    let h = system.spawn("hoarder", Hoarder::default).unwrap();
+    let start = tokio::time::Instant::now();
+    // A long ask armed first, then a shorter one that must re-arm the sweeper.
+    let long = tokio::spawn({
+        let h = h.clone();
+        async move {
+            (
+                h.ask(|r| r, Duration::from_secs(10)).await,
+                tokio::time::Instant::now(),
+            )
+        }
+    });
+    tokio::task::yield_now().await;
+    let short = h.ask(|r| r, Duration::from_secs(2)).await;
+    assert_eq!(short, Err(AskError::Timeout(Duration::from_secs(2))));
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    let (long, at) = long.await.unwrap();
+    assert_eq!(long, Err(AskError::Timeout(Duration::from_secs(10))));
+    assert_eq!(at - start, Duration::from_secs(10));
+    system.terminate().await;
+}

@@ -1,0 +1,161 @@
+//! What a probe's references point at: an unbounded channel into the probe,
+//! plus the probe's side of death watch.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
+
+use ferrocast_actor::{
+    ActorPath, ActorTarget, ActorUid, AnyRef, MessageTarget, SendError, SystemMessage, TrySendError,
+};
+use tokio::sync::mpsc;
+
+pub(crate) struct ProbeTarget<M> {
+    uid: ActorUid,
+    path: ActorPath,
+    /// Lets the target name itself in the terminations it sends.
+    this: Weak<ProbeTarget<M>>,
+    messages: mpsc::UnboundedSender<M>,
+    terminations: mpsc::UnboundedSender<AnyRef>,
+    watch: Mutex<Watch>,
+}
+
+/// The probe's death-watch state.
+struct Watch {
+    /// Actors the probe watches; a termination of any other is dropped, so
+    /// one already on its way after an unwatch is not reported.
+    watching: HashSet<ActorUid>,
+    /// Actors watching the probe, told when it is dropped; `None` once it is.
+    watchers: Option<HashMap<ActorUid, AnyRef>>,
+}
+
+/// The probe's ends of the channels.
+pub(crate) struct Receivers<M> {
+    pub(crate) messages: mpsc::UnboundedReceiver<M>,
+    pub(crate) terminations: mpsc::UnboundedReceiver<AnyRef>,
+}
+
+impl<M: Send + 'static> ProbeTarget<M> {
+    pub(crate) fn new(uid: ActorUid, path: ActorPath) -> (Arc<Self>, Receivers<M>) {
+        let (messages, message_rx) = mpsc::unbounded_channel();
+        let (terminations, termination_rx) = mpsc::unbounded_channel();
+        let target = Arc::new_cyclic(|this| ProbeTarget {
+            uid,
+            path,
+            this: this.clone(),
+            messages,
+            terminations,
+            watch: Mutex::new(Watch {
+                watching: HashSet::new(),
+                watchers: Some(HashMap::new()),
+            }),
+        });
+        let receivers = Receivers {
+            messages: message_rx,
+            terminations: termination_rx,
+        };
+        (target, receivers)
+    }
+
+    fn any_ref(&self) -> Option<AnyRef> {
+        let this: Arc<dyn ActorTarget> = self.this.upgrade()?;
+        Some(AnyRef::from_target(this))
+    }
+
+    fn watch_state(&self) -> MutexGuard<'_, Watch> {
+        self.watch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn start_watching(&self, target: &AnyRef) {
+        self.watch_state().watching.insert(target.uid());
+    }
+
+    pub(crate) fn stop_watching(&self, target: &AnyRef) {
+        self.watch_state().watching.remove(&target.uid());
+    }
+
+    /// The probe is gone: tells its watchers, as a stopping actor does.
+    pub(crate) fn terminate(&self) {
+        let watchers = self.watch_state().watchers.take();
+        let Some(me) = self.any_ref() else {
+            return;
+        };
+        for watcher in watchers.into_iter().flat_map(HashMap::into_values) {
+            watcher.send_system(SystemMessage::Terminated { actor: me.clone() });
+        }
+    }
+}
+
+impl<M: Send + 'static> ActorTarget for ProbeTarget<M> {
+    fn uid(&self) -> ActorUid {
+        self.uid
+    }
+
+    fn path(&self) -> ActorPath {
+        self.path.clone()
+    }
+
+    fn send_system(&self, msg: SystemMessage) {
+        match msg {
+            SystemMessage::Terminated { actor }
+                if self.watch_state().watching.remove(&actor.uid()) =>
+            {
+                // The probe may be gone; then nobody is waiting.
+                let _ = self.terminations.send(actor);
+            }
+            SystemMessage::Watch { watcher } => {
+                let mut state = self.watch_state();
+                match state.watchers.as_mut() {
+                    Some(watchers) => {
+                        watchers.insert(watcher.uid(), watcher);
+                    }
+                    None => {
+                        drop(state);
+                        if let Some(me) = self.any_ref() {
+                            watcher.send_system(SystemMessage::Terminated { actor: me });
+                        }
+                    }
+                }
+            }
+            SystemMessage::Unwatch { watcher } => {
+                if let Some(watchers) = self.watch_state().watchers.as_mut() {
+                    watchers.remove(&watcher.uid());
+                }
+            }
+            // A probe is nobody's parent and has no lifecycle to drive.
+            _ => {}
+        }
+    }
+
+    fn is_terminated(&self) -> bool {
+        self.messages.is_closed()
+    }
+}
+
+impl<M: Send + 'static> MessageTarget<M> for ProbeTarget<M> {
+    fn tell(&self, msg: M) {
+        // A message to a dropped probe is lost, like one to a stopped actor.
+        let _ = self.messages.send(msg);
+    }
+
+    fn try_tell(&self, msg: M) -> Result<(), TrySendError<M>> {
+        self.messages
+            .send(msg)
+            .map_err(|mpsc::error::SendError(msg)| TrySendError::Closed(msg))
+    }
+
+    fn poll_send(
+        &self,
+        slot: &mut Option<M>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError<M>>> {
+        let Some(msg) = slot.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        Poll::Ready(
+            self.messages
+                .send(msg)
+                .map_err(|mpsc::error::SendError(msg)| SendError::Closed(msg)),
+        )
+    }
+}
