@@ -31,7 +31,7 @@ use crate::deadline::AskTimer;
 use crate::mailbox::{Envelope, Inbox, OverflowPolicy, Phase};
 use crate::path::{ActorPath, Name};
 use crate::supervision::{Directive, Failure, SupervisorStrategy};
-use crate::system::SystemInner;
+use crate::system::{BoxedTurn, FirstTurn, SystemInner};
 use crate::target::{ActorTarget, ActorUid, AnyRef, MessageTarget, SystemMessage};
 
 /// Why spawning failed.
@@ -49,13 +49,21 @@ pub enum SpawnError {
 }
 
 /// Fixed facts about a cell.
+///
+/// Field widths are chosen so an idle actor stays small: one cell is the
+/// whole cost of an idle actor (see `docs/actors/semantics.md`).
 pub(crate) struct Header {
     pub(crate) id: u64,
     pub(crate) name: Name,
     pub(crate) parent: Option<AnyRef>,
     pub(crate) system: Arc<SystemInner>,
-    limit: usize,
+    /// Mailbox bound (`u32::MAX`: unbounded).
+    limit: u32,
+    stash_capacity: u32,
     overflow: OverflowPolicy,
+    /// Set (under the inbox lock) when a system message is queued, so the
+    /// turn can notice between user messages without taking the lock.
+    system_pending: AtomicBool,
 }
 
 /// Where the actor instance is in its life, as seen by its own turn.
@@ -83,18 +91,11 @@ struct Runner<A: Actor> {
     /// system message (as Akka's `Create`), so an actor stopped before its
     /// first turn still runs `started` and then `stopped`.
     fresh: bool,
-    /// Children whose failures this actor escalated. They wait, suspended,
-    /// for this actor's fate: resuming it resumes them (as in Akka); a
-    /// restart or stop stops them with the other children.
-    escalated: Vec<AnyRef>,
 }
 
 pub(crate) struct ActorCell<A: Actor> {
     pub(crate) header: Header,
     inbox: Mutex<Inbox<A::Msg>>,
-    /// Set (under the lock) when a system message is queued, so the turn can
-    /// notice between user messages without taking the lock.
-    system_pending: AtomicBool,
     runner: UnsafeCell<Runner<A>>,
 }
 
@@ -111,6 +112,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<A: Actor> ActorCell<A> {
+    pub(crate) fn stash_capacity(&self) -> usize {
+        self.header.stash_capacity as usize
+    }
+
     /// Creates a child cell under `parent` and registers it there. The new
     /// cell starts scheduled: its first turn creates and starts the actor.
     pub(crate) fn spawn<P: Actor>(
@@ -136,7 +141,8 @@ impl<A: Actor> ActorCell<A> {
             }
         }
         let r = ActorRef::from_target(cell.clone());
-        cell.schedule();
+        let system = cell.header.system.clone();
+        system.start_actor(cell);
         Ok(r)
     }
 
@@ -149,6 +155,7 @@ impl<A: Actor> ActorCell<A> {
     ) -> Arc<Self> {
         let mailbox = props.mailbox.unwrap_or(system.config.mailbox);
         let stash_capacity = props.stash_capacity.unwrap_or(system.config.stash_capacity);
+        let stash_capacity = u32::try_from(stash_capacity).unwrap_or(u32::MAX);
         Arc::new_cyclic(|weak| ActorCell {
             header: Header {
                 id,
@@ -156,17 +163,17 @@ impl<A: Actor> ActorCell<A> {
                 parent,
                 system,
                 limit: mailbox.limit(),
+                stash_capacity,
                 overflow: mailbox.overflow,
+                system_pending: AtomicBool::new(false),
             },
             inbox: Mutex::new(Inbox::new()),
-            system_pending: AtomicBool::new(false),
             runner: UnsafeCell::new(Runner {
                 actor: None,
                 factory: props.factory,
-                ctx: Context::new(weak.as_ptr(), stash_capacity),
+                ctx: Context::new(weak.as_ptr()),
                 lifecycle: Lifecycle::Created,
                 fresh: true,
-                escalated: Vec::new(),
             }),
         })
     }
@@ -223,7 +230,7 @@ impl<A: Actor> ActorCell<A> {
         if inbox.phase != Phase::Alive {
             return Err((env, DeadLetterReason::Terminated));
         }
-        if inbox.user.len() >= self.header.limit {
+        if inbox.user.len() >= self.header.limit as usize {
             match self.header.overflow {
                 OverflowPolicy::DropNewest => {
                     drop(inbox);
@@ -302,7 +309,7 @@ impl<A: Actor> ActorTarget for ActorCell<A> {
             return;
         }
         inbox.extra().system.push_back(msg);
-        self.system_pending.store(true, Ordering::Release);
+        self.header.system_pending.store(true, Ordering::Release);
         if !inbox.scheduled {
             inbox.scheduled = true;
             drop(inbox);
@@ -353,7 +360,7 @@ impl<A: Actor> MessageTarget<A::Msg> for ActorCell<A> {
                 let mut inbox = lock(&self.inbox);
                 // Re-check under the lock so a turn that drained meanwhile
                 // cannot miss this waker.
-                if inbox.phase == Phase::Alive && inbox.user.len() >= self.header.limit {
+                if inbox.phase == Phase::Alive && inbox.user.len() >= self.header.limit as usize {
                     let waiters = &mut inbox.extra().waiting_senders;
                     if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
                         waiters.push(cx.waker().clone());
@@ -371,9 +378,22 @@ impl<A: Actor> MessageTarget<A::Msg> for ActorCell<A> {
     }
 }
 
+impl<A: Actor> FirstTurn for ActorCell<A> {
+    fn first_turn(self: Arc<Self>) -> BoxedTurn {
+        Box::pin(turn(self, true))
+    }
+}
+
 /// One turn of an actor: runs until the mailbox is empty (or the actor
 /// terminates), yielding to the executor every `throughput` messages.
 pub(crate) async fn run_turn<A: Actor>(cell: Arc<ActorCell<A>>) {
+    turn(cell, false).await
+}
+
+/// A turn; with `start_only` it ends once the actor is started (and its
+/// system messages are handled), handing any waiting user messages to a
+/// regular turn on a task of its own (see `SystemInner::start_actor`).
+async fn turn<A: Actor>(cell: Arc<ActorCell<A>>, start_only: bool) {
     let span = tracing::debug_span!("actor", path = %cell.build_path());
     Turn {
         cell: &cell,
@@ -382,7 +402,7 @@ pub(crate) async fn run_turn<A: Actor>(cell: Arc<ActorCell<A>>) {
         runner: unsafe { &mut *cell.runner.get() },
         batch: VecDeque::new(),
     }
-    .run()
+    .run(start_only)
     .instrument(span)
     .await
 }
@@ -395,7 +415,7 @@ struct Turn<'a, A: Actor> {
 }
 
 impl<A: Actor> Turn<'_, A> {
-    async fn run(mut self) {
+    async fn run(mut self, start_only: bool) {
         let throughput = self.cell.header.system.config.throughput.max(1);
         let mut handled = 0usize;
         let mut linger = false;
@@ -404,14 +424,22 @@ impl<A: Actor> Turn<'_, A> {
                 self.start().await;
                 continue;
             }
-            if self.cell.system_pending.swap(false, Ordering::Acquire) {
+            if self
+                .cell
+                .header
+                .system_pending
+                .swap(false, Ordering::Acquire)
+            {
                 let msgs = lock(&self.cell.inbox)
                     .extra
                     .as_mut()
                     .map(|e| std::mem::take(&mut e.system))
                     .unwrap_or_default();
                 for msg in msgs {
-                    self.system(msg).await;
+                    // Lifecycle work (stop, restart, supervision) is rare and
+                    // its future is large: boxing it keeps every turn's
+                    // future, allocated per turn, small.
+                    Box::pin(self.system(msg)).await;
                 }
                 if self.runner.lifecycle == Lifecycle::Terminated {
                     return;
@@ -432,6 +460,16 @@ impl<A: Actor> Turn<'_, A> {
                 }
                 continue;
             }
+            if start_only {
+                let mut inbox = lock(&self.cell.inbox);
+                if inbox.user.is_empty() && !inbox.has_system() {
+                    inbox.scheduled = false;
+                } else {
+                    drop(inbox);
+                    self.cell.arc().schedule();
+                }
+                return;
+            }
             if self.batch.is_empty() && !self.refill(throughput, !linger) {
                 if linger {
                     linger = false;
@@ -445,7 +483,7 @@ impl<A: Actor> Turn<'_, A> {
                 handled += 1;
                 linger = true;
                 if self.runner.lifecycle != Lifecycle::Running
-                    || self.cell.system_pending.load(Ordering::Relaxed)
+                    || self.cell.header.system_pending.load(Ordering::Relaxed)
                 {
                     break;
                 }
@@ -478,7 +516,7 @@ impl<A: Actor> Turn<'_, A> {
             inbox.scheduled = false;
             return false;
         }
-        let was_full = inbox.user.len() >= self.cell.header.limit;
+        let was_full = inbox.user.len() >= self.cell.header.limit as usize;
         if inbox.user.len() <= throughput {
             std::mem::swap(&mut inbox.user, &mut self.batch);
         } else {
@@ -566,7 +604,8 @@ impl<A: Actor> Turn<'_, A> {
             }
         }
         if self.runner.ctx.take_stop_request() {
-            self.begin_stop().await;
+            // Boxed: rare, and its future (with `stopped`) is large.
+            Box::pin(self.begin_stop()).await;
         }
     }
 
@@ -590,8 +629,8 @@ impl<A: Actor> Turn<'_, A> {
             .catch_unwind()
             .await;
         self.after_handler(result).await;
-        if self.runner.lifecycle == Lifecycle::Running {
-            self.deliver_deferred().await;
+        if self.runner.lifecycle == Lifecycle::Running && self.runner.ctx.has_deferred() {
+            Box::pin(self.deliver_deferred()).await;
         }
     }
 
@@ -634,7 +673,7 @@ impl<A: Actor> Turn<'_, A> {
             SystemMessage::Failed { child, failure } => self.child_failed(child, failure).await,
             SystemMessage::Resume => {
                 if self.runner.lifecycle == Lifecycle::Suspended {
-                    for child in std::mem::take(&mut self.runner.escalated) {
+                    for child in self.runner.ctx.take_escalated() {
                         child.send_system(SystemMessage::Resume);
                     }
                     if self.runner.actor.is_none() {
@@ -775,7 +814,7 @@ impl<A: Actor> Turn<'_, A> {
                 }
             }
             Directive::Escalate => {
-                self.runner.escalated.push(child.clone());
+                self.runner.ctx.escalated(child.clone());
                 self.fail(Failure::Escalated {
                     child: child.path(),
                     cause: Box::new(failure),
@@ -808,7 +847,7 @@ impl<A: Actor> Turn<'_, A> {
         }
         lock(&self.cell.inbox).phase = Phase::Stopping;
         self.runner.lifecycle = Lifecycle::Stopping;
-        self.runner.escalated.clear();
+        self.runner.ctx.take_escalated();
         self.runner.ctx.cancel_all_timers();
         if self.stop_children() {
             self.finish_stop().await;
@@ -867,7 +906,7 @@ impl<A: Actor> Turn<'_, A> {
 
     async fn begin_restart(&mut self) {
         self.runner.lifecycle = Lifecycle::Restarting;
-        self.runner.escalated.clear();
+        self.runner.ctx.take_escalated();
         self.runner.ctx.cancel_all_timers();
         if let Some(mut actor) = self.runner.actor.take() {
             let stopped = AssertUnwindSafe(actor.stopped(&mut self.runner.ctx))
@@ -937,7 +976,7 @@ impl<A: Actor> ActorCell<A> {
             ManualStep::System(msg) => turn.system(msg).await,
         }
         loop {
-            if self.system_pending.swap(false, Ordering::Acquire) {
+            if self.header.system_pending.swap(false, Ordering::Acquire) {
                 let msgs = lock(&self.inbox)
                     .extra
                     .as_mut()

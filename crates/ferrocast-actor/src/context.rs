@@ -27,7 +27,6 @@ pub struct Context<A: Actor> {
     cell: *const ActorCell<A>,
     stop_requested: bool,
     unstash_requested: bool,
-    stash_capacity: usize,
     /// Rarely used state, allocated on first use to keep idle actors small.
     extra: Option<Box<Extra<A::Msg>>>,
 }
@@ -49,6 +48,10 @@ struct Extra<M> {
     deferred: Vec<(AnyRef, Option<M>)>,
     /// Restart counts of failed children.
     child_stats: HashMap<u64, RestartStats>,
+    /// Children whose failures this actor escalated. They wait, suspended,
+    /// for this actor's fate: resuming it resumes them (as in Akka); a
+    /// restart or stop stops them with the other children.
+    escalated: Vec<AnyRef>,
 }
 
 impl<M> Default for Extra<M> {
@@ -60,6 +63,7 @@ impl<M> Default for Extra<M> {
             watchers: HashMap::new(),
             deferred: Vec::new(),
             child_stats: HashMap::new(),
+            escalated: Vec::new(),
         }
     }
 }
@@ -81,12 +85,11 @@ impl<M> fmt::Debug for StashFull<M> {
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(cell: *const ActorCell<A>, stash_capacity: usize) -> Self {
+    pub(crate) fn new(cell: *const ActorCell<A>) -> Self {
         Context {
             cell,
             stop_requested: false,
             unstash_requested: false,
-            stash_capacity,
             extra: None,
         }
     }
@@ -260,7 +263,7 @@ impl<A: Actor> Context<A> {
     /// Keeps `msg` to handle later (after [`Context::unstash_all`]). The
     /// stash is bounded; a full stash gives the message back.
     pub fn stash(&mut self, msg: A::Msg) -> Result<(), StashFull<A::Msg>> {
-        let capacity = self.stash_capacity;
+        let capacity = self.cell().stash_capacity();
         let stash = &mut self.extra().stash;
         if stash.len() >= capacity {
             return Err(StashFull { msg, capacity });
@@ -375,6 +378,10 @@ impl<A: Actor> Context<A> {
         self.extra().deferred.push((actor, msg));
     }
 
+    pub(crate) fn has_deferred(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| !e.deferred.is_empty())
+    }
+
     pub(crate) fn take_deferred(&mut self) -> Vec<(AnyRef, Option<A::Msg>)> {
         self.extra
             .as_mut()
@@ -394,6 +401,17 @@ impl<A: Actor> Context<A> {
                 count: 0,
                 window_start: now,
             })
+    }
+
+    pub(crate) fn escalated(&mut self, child: AnyRef) {
+        self.extra().escalated.push(child);
+    }
+
+    pub(crate) fn take_escalated(&mut self) -> Vec<AnyRef> {
+        self.extra
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.escalated))
+            .unwrap_or_default()
     }
 
     pub(crate) fn forget_child_stats(&mut self, child: u64) {

@@ -1,6 +1,8 @@
 //! Mailbox configuration and the queue an actor cell keeps under its lock.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+
+use hashbrown::HashTable;
 use std::task::Waker;
 
 use serde::{Deserialize, Serialize};
@@ -78,14 +80,21 @@ impl MailboxConfig {
                 "must be at least 1 (or set unbounded = true)",
             ));
         }
+        if !self.unbounded && self.capacity >= u32::MAX as usize {
+            return Err(ConfigError::invalid(
+                format!("{field}.capacity"),
+                "must be below 4294967295 (or set unbounded = true)",
+            ));
+        }
         Ok(())
     }
 
-    pub(crate) fn limit(&self) -> usize {
+    /// The bound as stored in a cell (`u32::MAX` for unbounded).
+    pub(crate) fn limit(&self) -> u32 {
         if self.unbounded {
-            usize::MAX
+            u32::MAX
         } else {
-            self.capacity.max(1)
+            u32::try_from(self.capacity.max(1)).unwrap_or(u32::MAX - 1)
         }
     }
 }
@@ -172,16 +181,40 @@ impl<M> Inbox<M> {
     }
 }
 
-/// The children of one actor, keyed by actor id; named children also have
-/// an entry in `names`, which keeps names unique among siblings. Anonymous
-/// children cost no string.
+/// The children of one actor. Each child costs one 16-byte slot: the
+/// reference itself, hashed by the address of what it points at (a child
+/// is in the table by a strong reference, so that address cannot be reused
+/// while it is there, and hashing it needs no call through the reference —
+/// which matters when a table of a million children grows). Named children
+/// also have an entry in `names`, which keeps names unique among siblings.
 #[derive(Default)]
 pub(crate) struct Children {
-    by_id: std::collections::HashMap<u64, AnyRef>,
-    names: std::collections::HashMap<Box<str>, u64>,
+    all: HashTable<AnyRef>,
+    names: HashMap<Box<str>, AnyRef>,
+}
+
+fn address(child: &AnyRef) -> usize {
+    std::sync::Arc::as_ptr(&child.0) as *const () as usize
+}
+
+fn hash_of(child: &AnyRef) -> u64 {
+    ((address(child) >> 4) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Children {
+    fn find(&self, child: &AnyRef) -> Option<&AnyRef> {
+        let at = address(child);
+        self.all.find(hash_of(child), |c| address(c) == at)
+    }
+
+    fn take(&mut self, child: &AnyRef) -> Option<AnyRef> {
+        let at = address(child);
+        self.all
+            .find_entry(hash_of(child), |c| address(c) == at)
+            .ok()
+            .map(|e| e.remove().0)
+    }
+
     /// Inserts unless the name is taken. A name whose holder has already
     /// terminated is free even before the parent has processed that
     /// termination: a watcher may hear of it first and reuse the name.
@@ -189,58 +222,59 @@ impl Children {
     /// Called under the parent's inbox lock; `is_terminated` takes the
     /// child's. Locks nest only parent before child, never the reverse.
     pub(crate) fn reserve(&mut self, name: &Name, child: AnyRef) -> bool {
-        let id = child.uid().actor;
         if let Name::Named(n) = name {
-            if let Some(old) = self.names.get(n).copied() {
-                match self.by_id.get(&old) {
-                    Some(holder) if !holder.is_terminated() => return false,
-                    // The holder's own `Terminated` still reaches the parent
-                    // later; `remove` then finds it gone and does nothing.
-                    _ => {
-                        self.by_id.remove(&old);
-                    }
+            if let Some(holder) = self.names.get(n).cloned() {
+                if !holder.is_terminated() {
+                    return false;
                 }
+                // The holder's own `Terminated` still reaches the parent
+                // later; `remove` then finds it gone and does nothing.
+                self.take(&holder);
             }
-            self.names.insert(n.clone(), id);
+            self.names.insert(n.clone(), child.clone());
         }
-        self.by_id.insert(id, child);
+        let hash = hash_of(&child);
+        self.all.insert_unique(hash, child, hash_of);
         true
     }
 
     /// Removes a child; false if it was not (or no longer) a child.
     pub(crate) fn remove(&mut self, child: &AnyRef) -> bool {
-        let id = child.uid().actor;
-        match self.by_id.get(&id) {
-            Some(c) if c == child => {}
-            _ => return false,
+        if self.take(child).is_none() {
+            return false;
         }
-        self.by_id.remove(&id);
         if !self.names.is_empty() {
             let path = child.path();
-            if self.names.get(path.name()) == Some(&id) {
+            if self.names.get(path.name()) == Some(child) {
                 self.names.remove(path.name());
             }
         }
         true
     }
 
+    /// The child with this name; anonymous names (`$` and the id) are
+    /// looked up by scanning, as nobody is expected to do that often.
     pub(crate) fn get(&self, name: &str) -> Option<&AnyRef> {
-        let id = match name.strip_prefix('$') {
-            Some(anon) => u64::from_str_radix(anon, 36).ok()?,
-            None => *self.names.get(name)?,
-        };
-        self.by_id.get(&id)
+        match name.strip_prefix('$') {
+            Some(anon) => {
+                let id = u64::from_str_radix(anon, 36).ok()?;
+                self.all.iter().find(|c| c.uid().actor == id)
+            }
+            None => self.names.get(name),
+        }
     }
 
+    /// True if `child` (a reference to the child's cell itself, not an
+    /// adapter of it) is a child.
     pub(crate) fn contains(&self, child: &AnyRef) -> bool {
-        self.by_id.get(&child.uid().actor) == Some(child)
+        self.find(child).is_some()
     }
 
     pub(crate) fn all(&self) -> Vec<AnyRef> {
-        self.by_id.values().cloned().collect()
+        self.all.iter().cloned().collect()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.all.is_empty()
     }
 }
