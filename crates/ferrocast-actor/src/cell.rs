@@ -582,8 +582,10 @@ impl<A: Actor> Turn<'_, A> {
             return;
         };
         let ctx = &mut self.runner.ctx;
+        let span = tracing::trace_span!("message", r#type = std::any::type_name::<A::Msg>());
         let result = AssertUnwindSafe(actor.handle(msg, ctx))
             .catch_unwind()
+            .instrument(span)
             .await;
         self.after_handler(result).await;
     }
@@ -863,6 +865,8 @@ impl<A: Actor> Turn<'_, A> {
                 tracing::error!(failure = %Failure::from_panic(panic), "stopped hook panicked");
             }
         }
+        // Timers the `stopped` hook may have started die with the actor.
+        self.runner.ctx.cancel_all_timers();
         self.runner.lifecycle = Lifecycle::Terminated;
         let (mailbox, system) = {
             let mut inbox = lock(&self.cell.inbox);
@@ -914,6 +918,18 @@ impl<A: Actor> Turn<'_, A> {
                 .await;
             if let Err(panic) = stopped {
                 tracing::error!(failure = %Failure::from_panic(panic), "stopped hook panicked");
+            }
+        }
+        // Timers the `stopped` hook may have started belong to the old
+        // instance; stashed messages go back to the front of the mailbox for
+        // the new one, which knows nothing of the old stash (as Akka's
+        // `Stash` does on restart).
+        self.runner.ctx.cancel_all_timers();
+        let stashed = self.runner.ctx.drain_stash();
+        if !stashed.is_empty() {
+            let mut inbox = lock(&self.cell.inbox);
+            for msg in stashed.into_iter().rev() {
+                inbox.user.push_front(Envelope::User(msg));
             }
         }
         if self.stop_children() {

@@ -74,6 +74,12 @@ thread_local! {
     static INLINE_STARTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
+thread_local! {
+    /// Set while this thread publishes a dead letter. Not shared state: a
+    /// re-entrancy guard.
+    static PUBLISHING_DEAD_LETTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Deepest nesting of inline first turns before they go to tasks.
 const MAX_INLINE_STARTS: u32 = 8;
 
@@ -192,8 +198,11 @@ impl SystemInner {
         if log {
             self.dead_letters.log(&letter);
         }
-        if publish {
+        // A subscriber whose own delivery makes a dead letter (say, an
+        // adapter onto a full drop-newest mailbox) must not recurse forever.
+        if publish && !PUBLISHING_DEAD_LETTER.with(|p| p.replace(true)) {
             self.event_stream.publish(letter);
+            PUBLISHING_DEAD_LETTER.with(|p| p.set(false));
         }
     }
 
