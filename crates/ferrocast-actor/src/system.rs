@@ -438,6 +438,19 @@ impl ActorSystem {
         self.inner.guardian()?.child(name)
     }
 
+    /// Records a message that could not be delivered: counted, logged with
+    /// the rate limit, and published as a [`DeadLetter`]. For custom
+    /// references (probes, stream sources, transports) that drop messages;
+    /// actors' own mailboxes do this themselves.
+    pub fn dead_letter(
+        &self,
+        recipient: impl FnOnce() -> AnyRef,
+        message_type: &'static str,
+        reason: DeadLetterReason,
+    ) {
+        self.inner.dead_letter(recipient, message_type, reason)
+    }
+
     /// Dead letters so far.
     pub fn dead_letter_count(&self) -> u64 {
         self.inner.dead_letters.count()

@@ -1,0 +1,36 @@
+//! [`SqliteError`]: what can go wrong below the contracts' own errors.
+
+use std::sync::Arc;
+
+use crate::config::InvalidConfig;
+
+/// A failure of the database or of the threads around it. Inside the
+/// contracts it travels as their `Storage` variant.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] InvalidConfig),
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[source] Arc<rusqlite::Error>),
+    /// A stored row cannot be read back (a corrupt or foreign database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// A value does not fit SQLite's signed 64-bit integers.
+    #[error("{0} is beyond SQLite's integer range")]
+    OutOfRange(&'static str),
+    /// The writer thread is gone (the store was closed, or it panicked).
+    #[error("the sqlite writer thread stopped")]
+    WriterStopped,
+    /// A background thread or blocking task failed.
+    #[error("sqlite background task failed: {0}")]
+    Task(String),
+}
+
+impl From<rusqlite::Error> for SqliteError {
+    fn from(e: rusqlite::Error) -> Self {
+        SqliteError::Sqlite(Arc::new(e))
+    }
+}

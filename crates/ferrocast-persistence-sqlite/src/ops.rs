@@ -1,0 +1,206 @@
+//! The write operations, each run inside its own savepoint of a group
+//! transaction, on statements prepared once per writer connection.
+
+use ferrocast_persistence::{
+    DurableStateRecord, PersistenceId, PersistentRepr, Revision, SequenceNr, Snapshot,
+};
+use rusqlite::{Connection, OptionalExtension, Statement, params};
+
+use crate::codec::{clamp, encode_tags, from_sql, millis, to_sql};
+use crate::error::SqliteError;
+
+/// A write, as sent to the writer thread.
+#[derive(Debug)]
+pub(crate) enum Op {
+    WriteEvents(Vec<PersistentRepr>),
+    DeleteEvents(PersistenceId, SequenceNr),
+    SaveSnapshot(Snapshot),
+    DeleteSnapshots(PersistenceId, SequenceNr),
+    UpsertState(DurableStateRecord),
+    DeleteState(PersistenceId, Revision),
+}
+
+/// What a write did. Conflicts wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Done,
+    SequenceConflict { expected: SequenceNr },
+    RevisionConflict { expected: Revision },
+}
+
+/// Every statement the writer runs, prepared once: at hundreds of requests
+/// per commit, preparing per request would cost more than the inserts.
+pub(crate) struct Statements<'c> {
+    conn: &'c Connection,
+    pub(crate) begin: Statement<'c>,
+    pub(crate) commit: Statement<'c>,
+    pub(crate) rollback: Statement<'c>,
+    pub(crate) savepoint: Statement<'c>,
+    pub(crate) release: Statement<'c>,
+    pub(crate) rollback_to: Statement<'c>,
+    highest: Statement<'c>,
+    insert_event: Statement<'c>,
+    set_highest: Statement<'c>,
+    insert_tag: Statement<'c>,
+    delete_tags: Statement<'c>,
+    delete_events: Statement<'c>,
+    save_snapshot: Statement<'c>,
+    delete_snapshots: Statement<'c>,
+    state_revision: Statement<'c>,
+    upsert_state: Statement<'c>,
+    delete_state: Statement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    pub(crate) fn prepare(conn: &'c Connection) -> Result<Self, SqliteError> {
+        Ok(Statements {
+            conn,
+            begin: conn.prepare("BEGIN IMMEDIATE")?,
+            commit: conn.prepare("COMMIT")?,
+            rollback: conn.prepare("ROLLBACK")?,
+            savepoint: conn.prepare("SAVEPOINT request")?,
+            release: conn.prepare("RELEASE request")?,
+            rollback_to: conn.prepare("ROLLBACK TO request")?,
+            highest: conn.prepare("SELECT highest FROM journal_highest WHERE persistence_id = ?1")?,
+            insert_event: conn.prepare(
+                "INSERT INTO journal
+                 (persistence_id, sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?,
+            set_highest: conn.prepare(
+                "INSERT INTO journal_highest (persistence_id, highest) VALUES (?1, ?2)
+                 ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest",
+            )?,
+            insert_tag: conn.prepare("INSERT INTO event_tags (tag, ordering) VALUES (?1, ?2)")?,
+            delete_tags: conn.prepare(
+                "DELETE FROM event_tags WHERE ordering IN
+                 (SELECT ordering FROM journal WHERE persistence_id = ?1 AND sequence_nr <= ?2)",
+            )?,
+            delete_events: conn.prepare(
+                "DELETE FROM journal WHERE persistence_id = ?1 AND sequence_nr <= ?2",
+            )?,
+            save_snapshot: conn.prepare(
+                "INSERT OR REPLACE INTO snapshots
+                 (persistence_id, sequence_nr, serializer_id, manifest, payload, timestamp_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?,
+            delete_snapshots: conn.prepare(
+                "DELETE FROM snapshots WHERE persistence_id = ?1 AND sequence_nr <= ?2",
+            )?,
+            state_revision: conn
+                .prepare("SELECT revision FROM durable_state WHERE persistence_id = ?1")?,
+            upsert_state: conn.prepare(
+                "INSERT OR REPLACE INTO durable_state
+                 (persistence_id, revision, serializer_id, manifest, payload, tag, timestamp_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?,
+            delete_state: conn.prepare("DELETE FROM durable_state WHERE persistence_id = ?1")?,
+        })
+    }
+
+    /// Runs `op` (inside a savepoint: on `Err` or a conflict the caller
+    /// rolls it back).
+    pub(crate) fn apply(&mut self, op: &Op) -> Result<Outcome, SqliteError> {
+        match op {
+            Op::WriteEvents(events) => self.write_events(events),
+            Op::DeleteEvents(pid, to) => {
+                self.delete_tags
+                    .execute(params![pid.as_str(), clamp(to.value())])?;
+                self.delete_events
+                    .execute(params![pid.as_str(), clamp(to.value())])?;
+                Ok(Outcome::Done)
+            }
+            Op::SaveSnapshot(s) => {
+                let m = &s.metadata;
+                self.save_snapshot.execute(params![
+                    m.persistence_id.as_str(),
+                    to_sql(m.sequence_nr.value(), "snapshot sequence number")?,
+                    s.payload.serializer.value(),
+                    s.payload.manifest.as_str(),
+                    s.payload.bytes,
+                    millis(m.timestamp),
+                ])?;
+                Ok(Outcome::Done)
+            }
+            Op::DeleteSnapshots(pid, max) => {
+                self.delete_snapshots
+                    .execute(params![pid.as_str(), clamp(max.value())])?;
+                Ok(Outcome::Done)
+            }
+            Op::UpsertState(r) => self.upsert_state(r),
+            Op::DeleteState(pid, revision) => {
+                let current = self.state_revision(pid)?;
+                if current != *revision {
+                    return Ok(Outcome::RevisionConflict { expected: current });
+                }
+                self.delete_state.execute(params![pid.as_str()])?;
+                Ok(Outcome::Done)
+            }
+        }
+    }
+
+    fn write_events(&mut self, events: &[PersistentRepr]) -> Result<Outcome, SqliteError> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return Ok(Outcome::Done);
+        };
+        let pid = first.persistence_id.as_str();
+        let highest: Option<i64> = self
+            .highest
+            .query_row(params![pid], |r| r.get(0))
+            .optional()?;
+        let highest = SequenceNr::new(from_sql(highest.unwrap_or(0), "highest sequence number")?);
+        let expected = highest.next();
+        if first.sequence_nr != expected || highest == SequenceNr::MAX {
+            return Ok(Outcome::SequenceConflict { expected });
+        }
+        for e in events {
+            self.insert_event.execute(params![
+                pid,
+                to_sql(e.sequence_nr.value(), "sequence number")?,
+                e.payload.serializer.value(),
+                e.payload.manifest.as_str(),
+                e.payload.bytes,
+                encode_tags(&e.tags),
+                millis(e.timestamp),
+                e.writer.as_str(),
+            ])?;
+            if !e.tags.is_empty() {
+                let ordering = self.conn.last_insert_rowid();
+                for tag in &e.tags {
+                    self.insert_tag.execute(params![tag.as_str(), ordering])?;
+                }
+            }
+        }
+        self.set_highest.execute(params![
+            pid,
+            to_sql(last.sequence_nr.value(), "sequence number")?
+        ])?;
+        Ok(Outcome::Done)
+    }
+
+    fn state_revision(&mut self, pid: &PersistenceId) -> Result<Revision, SqliteError> {
+        let current: Option<i64> = self
+            .state_revision
+            .query_row(params![pid.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(Revision::new(from_sql(current.unwrap_or(0), "revision")?))
+    }
+
+    fn upsert_state(&mut self, r: &DurableStateRecord) -> Result<Outcome, SqliteError> {
+        let current = self.state_revision(&r.persistence_id)?;
+        let expected = current.next();
+        if r.revision != expected || current == Revision::new(u64::MAX) {
+            return Ok(Outcome::RevisionConflict { expected });
+        }
+        self.upsert_state.execute(params![
+            r.persistence_id.as_str(),
+            to_sql(r.revision.value(), "revision")?,
+            r.payload.serializer.value(),
+            r.payload.manifest.as_str(),
+            r.payload.bytes,
+            r.tag.as_ref().map(|t| t.as_str()),
+            millis(r.timestamp),
+        ])?;
+        Ok(Outcome::Done)
+    }
+}

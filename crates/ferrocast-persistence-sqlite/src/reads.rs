@@ -1,0 +1,225 @@
+//! Reads: blocking queries on pooled read connections, run with
+//! `spawn_blocking` so the async runtime never waits on SQLite.
+
+use std::sync::{Arc, Mutex};
+
+use ferrocast_persistence::{
+    DurableStateRecord, Offset, Payload, PersistenceId, PersistentRepr, Revision, SequenceNr,
+    SerializerId, Snapshot, SnapshotMetadata, Tag, TaggedEvent, WriterId,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::Semaphore;
+
+use crate::codec::{clamp, decode_tags, from_sql, time};
+use crate::config::SqliteConfig;
+use crate::error::SqliteError;
+use crate::schema::connect;
+
+/// Idle read connections (WAL: each read sees the latest commit).
+pub(crate) struct Readers {
+    config: SqliteConfig,
+    idle: Mutex<Vec<Connection>>,
+    /// Bounds reads in flight, and so blocking threads and connections.
+    permits: Semaphore,
+}
+
+impl Readers {
+    pub(crate) fn new(config: SqliteConfig) -> Self {
+        let permits = Semaphore::new(config.max_readers.get());
+        Readers {
+            config,
+            idle: Mutex::new(Vec::new()),
+            permits,
+        }
+    }
+
+    /// Runs `query` on a read connection, off the runtime.
+    pub(crate) async fn read<R, F>(self: &Arc<Self>, query: F) -> Result<R, SqliteError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, SqliteError> + Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| SqliteError::Task(e.to_string()))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = me.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match taken {
+                Some(c) => c,
+                None => connect(&me.config)?,
+            };
+            let result = query(&conn);
+            me.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            result
+        })
+        .await
+        .map_err(|e| SqliteError::Task(e.to_string()))?
+    }
+}
+
+fn serializer(id: i64) -> Result<SerializerId, SqliteError> {
+    u32::try_from(id)
+        .map(SerializerId::new)
+        .map_err(|_| SqliteError::Corrupt(format!("serializer id {id}")))
+}
+
+/// Builds an event from the columns `sequence_nr, serializer_id, manifest,
+/// payload, tags, timestamp_ms, writer` starting at `at`.
+fn event_at(
+    row: &rusqlite::Row<'_>,
+    at: usize,
+    pid: PersistenceId,
+) -> Result<PersistentRepr, SqliteError> {
+    let tags: String = row.get(at + 4)?;
+    let writer: String = row.get(at + 6)?;
+    Ok(PersistentRepr {
+        persistence_id: pid,
+        sequence_nr: SequenceNr::new(from_sql(row.get(at)?, "sequence number")?),
+        payload: Payload::new(
+            serializer(row.get(at + 1)?)?,
+            row.get::<_, String>(at + 2)?.as_str(),
+            row.get(at + 3)?,
+        ),
+        tags: decode_tags(&tags)?,
+        timestamp: time(row.get(at + 5)?),
+        writer: WriterId::new(&writer).map_err(|e| SqliteError::Corrupt(e.to_string()))?,
+    })
+}
+
+pub(crate) fn events_by_tag(
+    conn: &Connection,
+    tag: &Tag,
+    after: Offset,
+    max: usize,
+) -> Result<Vec<TaggedEvent>, SqliteError> {
+    let mut stmt = conn.prepare(
+        "SELECT j.ordering, j.persistence_id, j.sequence_nr, j.serializer_id, j.manifest,
+                j.payload, j.tags, j.timestamp_ms, j.writer
+         FROM event_tags t JOIN journal j ON j.ordering = t.ordering
+         WHERE t.tag = ?1 AND t.ordering > ?2
+         ORDER BY t.ordering LIMIT ?3",
+    )?;
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let mut rows = stmt.query(params![tag.as_str(), clamp(after.value()), limit])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let pid: String = row.get(1)?;
+        let pid = PersistenceId::new(&pid).map_err(|e| SqliteError::Corrupt(e.to_string()))?;
+        out.push(TaggedEvent {
+            offset: Offset::new(from_sql(row.get(0)?, "ordering")?),
+            event: event_at(row, 2, pid)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn replay(
+    conn: &Connection,
+    pid: &PersistenceId,
+    from: SequenceNr,
+    to: SequenceNr,
+    max: usize,
+) -> Result<Vec<PersistentRepr>, SqliteError> {
+    let mut stmt = conn.prepare(
+        "SELECT sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer
+         FROM journal
+         WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3
+         ORDER BY sequence_nr LIMIT ?4",
+    )?;
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let mut rows = stmt.query(params![
+        pid.as_str(),
+        clamp(from.value()),
+        clamp(to.value()),
+        limit
+    ])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(event_at(row, 0, pid.clone())?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn highest(conn: &Connection, pid: &PersistenceId) -> Result<SequenceNr, SqliteError> {
+    let h: Option<i64> = conn
+        .prepare("SELECT highest FROM journal_highest WHERE persistence_id = ?1")?
+        .query_row(params![pid.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(SequenceNr::new(from_sql(
+        h.unwrap_or(0),
+        "highest sequence number",
+    )?))
+}
+
+pub(crate) fn latest_snapshot(
+    conn: &Connection,
+    pid: &PersistenceId,
+    max: SequenceNr,
+) -> Result<Option<Snapshot>, SqliteError> {
+    let row = conn
+        .prepare(
+            "SELECT sequence_nr, serializer_id, manifest, payload, timestamp_ms FROM snapshots
+             WHERE persistence_id = ?1 AND sequence_nr <= ?2
+             ORDER BY sequence_nr DESC LIMIT 1",
+        )?
+        .query_row(params![pid.as_str(), clamp(max.value())], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((nr, ser, manifest, bytes, ms)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Snapshot {
+        metadata: SnapshotMetadata {
+            persistence_id: pid.clone(),
+            sequence_nr: SequenceNr::new(from_sql(nr, "snapshot sequence number")?),
+            timestamp: time(ms),
+        },
+        payload: Payload::new(serializer(ser)?, manifest.as_str(), bytes),
+    }))
+}
+
+pub(crate) fn state(
+    conn: &Connection,
+    pid: &PersistenceId,
+) -> Result<Option<DurableStateRecord>, SqliteError> {
+    let row = conn
+        .prepare(
+            "SELECT revision, serializer_id, manifest, payload, tag, timestamp_ms
+             FROM durable_state WHERE persistence_id = ?1",
+        )?
+        .query_row(params![pid.as_str()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((rev, ser, manifest, bytes, tag, ms)) = row else {
+        return Ok(None);
+    };
+    let tag = match tag {
+        Some(t) => Some(Tag::new(&t).map_err(|e| SqliteError::Corrupt(e.to_string()))?),
+        None => None,
+    };
+    Ok(Some(DurableStateRecord {
+        persistence_id: pid.clone(),
+        revision: Revision::new(from_sql(rev, "revision")?),
+        payload: Payload::new(serializer(ser)?, manifest.as_str(), bytes),
+        tag,
+        timestamp: time(ms),
+    }))
+}

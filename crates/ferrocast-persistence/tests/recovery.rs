@@ -1,0 +1,269 @@
+//! Recovery: restart with the same persistence id, snapshots and retention,
+//! and typed failures for data that cannot be read.
+
+mod common;
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use common::TIMEOUT;
+use common::cart::{Cart, CartCmd, CartState, events, states};
+use common::supervisor::{GetChild, Supervisor};
+use ferrocast_actor::{ActorRef, ActorSystem, ActorSystemConfig, Directive, Failure};
+use ferrocast_persistence::{
+    DecodeError, EventSourcedActor, EventSourcedConfig, EventSourcedSetup, InMemoryJournal,
+    InMemorySnapshotStore, Journal, PersistenceId, RecoveryError, SequenceNr, SerializerId,
+    SnapshotPolicy, SnapshotStore,
+};
+use tokio::sync::mpsc;
+
+fn pid(s: &str) -> PersistenceId {
+    PersistenceId::new(s).unwrap()
+}
+
+type Setup = EventSourcedSetup<Cart, InMemoryJournal, InMemorySnapshotStore>;
+
+fn setup(
+    id: &str,
+    journal: &Arc<InMemoryJournal>,
+    snaps: &Arc<InMemorySnapshotStore>,
+    policy: SnapshotPolicy,
+) -> Setup {
+    EventSourcedSetup::new(pid(id), journal.clone(), events())
+        .with_snapshots(snaps.clone(), states())
+        .with_config(EventSourcedConfig {
+            snapshots: policy,
+            ..EventSourcedConfig::default()
+        })
+        .unwrap()
+}
+
+async fn add_all(cart: &ActorRef<CartCmd>, items: &[&str]) -> CartState {
+    let mut last = CartState::default();
+    for item in items {
+        let item = (*item).to_owned();
+        last = cart
+            .ask(|r| CartCmd::Add(item, 1, r), TIMEOUT)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    last
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_with_same_persistence_id_restores_state() {
+    let journal = Arc::new(InMemoryJournal::default());
+    let snaps = Arc::new(InMemorySnapshotStore::default());
+    let s = setup("cart-r", &journal, &snaps, SnapshotPolicy::default());
+    let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
+        .unwrap();
+    let before = add_all(&cart, &["a", "b", "c"]).await;
+    system.terminate().await;
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hook = seen.clone();
+    let system = ActorSystem::new("two", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn(
+            "cart",
+            EventSourcedActor::props(s, move || Cart {
+                recovered: Some(hook.clone()),
+            }),
+        )
+        .unwrap();
+    assert_eq!(cart.ask(CartCmd::Get, TIMEOUT).await.unwrap(), before);
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        std::slice::from_ref(&before),
+        "recovery-completed hook saw it"
+    );
+    let after = add_all(&cart, &["d"]).await;
+    assert_eq!(after.order, ["a", "b", "c", "d"]);
+    let h = journal.highest_sequence_nr(&pid("cart-r")).await.unwrap();
+    assert_eq!(h.value(), 4, "numbering goes on after recovery");
+    system.terminate().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn snapshots_every_n_with_retention_and_recovery_from_the_latest() {
+    let journal = Arc::new(InMemoryJournal::default());
+    let snaps = Arc::new(InMemorySnapshotStore::default());
+    let id = pid("cart-s");
+    let s = setup("cart-s", &journal, &snaps, SnapshotPolicy::every(2).keep(2));
+    let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
+        .unwrap();
+    let items = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+    let before = add_all(&cart, &items).await;
+    let nrs: Vec<u64> = snaps.sequence_nrs(&id).iter().map(|n| n.value()).collect();
+    assert_eq!(nrs, [8, 10], "keep the last 2");
+    system.terminate().await;
+
+    // Events covered by the snapshot are not read again: corrupting one
+    // does not matter.
+    assert!(
+        journal.tamper(&id, SequenceNr::new(5), |e| e.payload.bytes =
+            b"garbage".to_vec())
+    );
+    let system = ActorSystem::new("two", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s, Cart::default))
+        .unwrap();
+    assert_eq!(cart.ask(CartCmd::Get, TIMEOUT).await.unwrap(), before);
+    // A checkout snapshots by predicate, off the every-2 grid.
+    add_all(&cart, &["k"]).await;
+    cart.ask(CartCmd::Checkout, TIMEOUT).await.unwrap().unwrap();
+    let nrs: Vec<u64> = snaps.sequence_nrs(&id).iter().map(|n| n.value()).collect();
+    assert_eq!(nrs, [10, 12]);
+    system.terminate().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn retention_can_delete_covered_events() {
+    let journal = Arc::new(InMemoryJournal::default());
+    let snaps = Arc::new(InMemorySnapshotStore::default());
+    let id = pid("cart-d");
+    let policy = SnapshotPolicy::every(3).keep(1).delete_events(true);
+    let s = setup("cart-d", &journal, &snaps, policy);
+    let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
+        .unwrap();
+    let before = add_all(&cart, &["a", "b", "c", "d", "e", "f", "g"]).await;
+    system.terminate().await;
+    let left = journal
+        .replay(&id, SequenceNr::ZERO, SequenceNr::MAX, NonZeroUsize::MAX)
+        .await
+        .unwrap();
+    let nrs: Vec<u64> = left.iter().map(|e| e.sequence_nr.value()).collect();
+    assert_eq!(nrs, [7], "events up to the snapshot at 6 are gone");
+    let system = ActorSystem::new("two", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s, Cart::default))
+        .unwrap();
+    assert_eq!(cart.ask(CartCmd::Get, TIMEOUT).await.unwrap(), before);
+    system.terminate().await;
+}
+
+/// Names the typed recovery error a failure carries.
+fn describe(failure: &Failure) -> String {
+    let Failure::Error(e) = failure else {
+        return format!("other: {failure}");
+    };
+    match e.downcast_ref::<RecoveryError>() {
+        Some(RecoveryError::Event {
+            persistence_id,
+            sequence_nr,
+            source,
+        }) => {
+            let kind = match source {
+                DecodeError::UnknownSerializer { serializer, .. } => {
+                    format!("unknown-serializer-{serializer}")
+                }
+                DecodeError::Malformed { .. } => "malformed".to_owned(),
+                other => format!("{other}"),
+            };
+            format!("event {persistence_id} {sequence_nr} {kind}")
+        }
+        Some(RecoveryError::Snapshot {
+            persistence_id,
+            sequence_nr,
+            source: DecodeError::Malformed { .. },
+        }) => format!("snapshot {persistence_id} {sequence_nr} malformed"),
+        Some(other) => format!("recovery: {other}"),
+        None => format!("error: {e}"),
+    }
+}
+
+/// Spawns a cart under a supervisor that stops it on failure; returns the
+/// first failure's description.
+async fn recovery_failure(s: Setup) -> String {
+    let system = ActorSystem::new("check", ActorSystemConfig::default()).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sup = system
+        .spawn("sup", move || {
+            Supervisor::new(
+                EventSourcedActor::props(s.clone(), Cart::default),
+                Directive::Stop,
+                tx.clone(),
+                describe,
+            )
+        })
+        .unwrap();
+    let seen = tokio::time::timeout(TIMEOUT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let child = sup.ask(GetChild, TIMEOUT).await.unwrap().unwrap();
+    let stopped = child.ask(CartCmd::Get, TIMEOUT).await;
+    assert!(
+        stopped.is_err(),
+        "a failed recovery handles no command: {stopped:?}"
+    );
+    system.terminate().await;
+    seen
+}
+
+async fn seed(
+    id: &str,
+    journal: &Arc<InMemoryJournal>,
+    snaps: &Arc<InMemorySnapshotStore>,
+    policy: SnapshotPolicy,
+) -> Setup {
+    let s = setup(id, journal, snaps, policy);
+    let system = ActorSystem::new("seed", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
+        .unwrap();
+    add_all(&cart, &["a", "b", "c"]).await;
+    system.terminate().await;
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_serializer_fails_recovery_naming_id_and_sequence_nr() {
+    let journal = Arc::new(InMemoryJournal::default());
+    let snaps = Arc::new(InMemorySnapshotStore::default());
+    let s = seed("cart-u", &journal, &snaps, SnapshotPolicy::default()).await;
+    assert!(journal.tamper(&pid("cart-u"), SequenceNr::new(2), |e| {
+        e.payload.serializer = SerializerId::new(999)
+    }));
+    assert_eq!(
+        recovery_failure(s).await,
+        "event cart-u 2 unknown-serializer-999"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn undecodable_bytes_fail_recovery_naming_id_and_sequence_nr() {
+    let journal = Arc::new(InMemoryJournal::default());
+    let snaps = Arc::new(InMemorySnapshotStore::default());
+    let s = seed("cart-m", &journal, &snaps, SnapshotPolicy::default()).await;
+    assert!(journal.tamper(&pid("cart-m"), SequenceNr::new(3), |e| {
+        e.payload.bytes = b"{not json".to_vec()
+    }));
+    assert_eq!(recovery_failure(s).await, "event cart-m 3 malformed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn undecodable_snapshot_fails_recovery() {
+    let journal = Arc::new(InMemoryJournal::default());
+    let snaps = Arc::new(InMemorySnapshotStore::default());
+    let id = pid("cart-snap-bad");
+    let s = seed("cart-snap-bad", &journal, &snaps, SnapshotPolicy::every(3)).await;
+    let mut snap = snaps
+        .load_latest(&id, SequenceNr::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    snap.payload.bytes = b"nope".to_vec();
+    snaps.save(snap).await.unwrap();
+    assert_eq!(
+        recovery_failure(s).await,
+        "snapshot cart-snap-bad 3 malformed"
+    );
+}

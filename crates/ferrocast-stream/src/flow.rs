@@ -1,0 +1,163 @@
+//! [`Flow`]: a blueprint of a processing stage with one input and one output.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::stream::Stream;
+
+use crate::elements::{Elements, UntilError};
+use crate::error::StreamError;
+use crate::ops::StreamOps;
+use crate::sink::Sink;
+
+type Factory<In, Out, M> = dyn Fn(Elements<In>) -> (Elements<Out>, M) + Send + Sync;
+
+/// A reusable description of a stage (or chain of stages) from `In` to `Out`.
+///
+/// Like every blueprint it can be materialized many times, each time with a
+/// fresh materialized value `M`. Operators from [`StreamOps`] append to it.
+///
+/// ```
+/// use ferrocast_stream::{Flow, Source, StreamOps};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ferrocast_stream::StreamError> {
+/// let parse = Flow::<&str>::new().filter_map(|s| s.parse::<u32>().ok());
+/// let total = Source::iter(["1", "x", "2"]).via(parse).run_fold(0, |a, n| a + n).await?;
+/// assert_eq!(total, 3);
+/// # Ok(()) }
+/// ```
+pub struct Flow<In, Out = In, M = ()> {
+    factory: Arc<Factory<In, Out, M>>,
+}
+
+impl<In, Out, M> Clone for Flow<In, Out, M> {
+    fn clone(&self) -> Self {
+        Flow {
+            factory: self.factory.clone(),
+        }
+    }
+}
+
+impl<In, Out, M> fmt::Debug for Flow<In, Out, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Flow(..)")
+    }
+}
+
+impl<T: Send + 'static> Flow<T, T, ()> {
+    /// The flow that passes elements through: the start of a chain.
+    pub fn new() -> Self {
+        Flow::from_materializer(|elements| (elements, ()))
+    }
+}
+
+impl<T: Send + 'static> Default for Flow<T, T, ()> {
+    fn default() -> Self {
+        Flow::new()
+    }
+}
+
+impl<In: Send + 'static, Out: Send + 'static> Flow<In, Out, ()> {
+    /// A custom stage written as a function from the upstream element stream
+    /// to any stream of results: the way to plug a hand-written `Stream`
+    /// into a pipeline. The function is called once per materialization.
+    /// After the returned stream yields an `Err`, it is not polled again.
+    pub fn from_fn<S, F>(stage: F) -> Self
+    where
+        F: Fn(Elements<In>) -> S + Send + Sync + 'static,
+        S: Stream<Item = Result<Out, StreamError>> + Send + 'static,
+    {
+        Flow::from_materializer(move |upstream| {
+            (
+                Box::pin(UntilError::new(stage(upstream))) as Elements<Out>,
+                (),
+            )
+        })
+    }
+}
+
+impl<In: Send + 'static, Out: Send + 'static, M: 'static> Flow<In, Out, M> {
+    /// A custom stage with a materialized value: called on every run with
+    /// the upstream element stream.
+    pub fn from_materializer<F>(materialize: F) -> Self
+    where
+        F: Fn(Elements<In>) -> (Elements<Out>, M) + Send + Sync + 'static,
+    {
+        Flow {
+            factory: Arc::new(materialize),
+        }
+    }
+
+    /// Materializes this flow on top of `upstream`.
+    pub fn materialize(&self, upstream: Elements<In>) -> (Elements<Out>, M) {
+        (self.factory)(upstream)
+    }
+
+    /// Appends a flow, keeping this flow's materialized value.
+    pub fn via<U: Send + 'static, M2: 'static>(self, flow: Flow<Out, U, M2>) -> Flow<In, U, M> {
+        self.via_mat(flow, crate::Keep::left)
+    }
+
+    /// Appends a flow; `combine` decides the materialized value.
+    pub fn via_mat<U, M2, M3, C>(self, flow: Flow<Out, U, M2>, combine: C) -> Flow<In, U, M3>
+    where
+        U: Send + 'static,
+        M2: 'static,
+        M3: 'static,
+        C: Fn(M, M2) -> M3 + Send + Sync + 'static,
+    {
+        Flow::from_materializer(move |upstream| {
+            let (elements, left) = self.materialize(upstream);
+            let (elements, right) = flow.materialize(elements);
+            (elements, combine(left, right))
+        })
+    }
+
+    /// Connects a sink, giving a sink that keeps this flow's materialized
+    /// value.
+    pub fn to<M2: 'static>(self, sink: Sink<Out, M2>) -> Sink<In, M> {
+        self.to_mat(sink, crate::Keep::left)
+    }
+
+    /// Connects a sink; `combine` decides the materialized value.
+    pub fn to_mat<M2, M3, C>(self, sink: Sink<Out, M2>, combine: C) -> Sink<In, M3>
+    where
+        M2: 'static,
+        M3: 'static,
+        C: Fn(M, M2) -> M3 + Send + Sync + 'static,
+    {
+        Sink::from_materializer(move |upstream| {
+            let (elements, left) = self.materialize(upstream);
+            let (task, right) = sink.materialize(elements);
+            (task, combine(left, right))
+        })
+    }
+
+    /// Changes the materialized value.
+    pub fn map_materialized_value<M2, F>(self, f: F) -> Flow<In, Out, M2>
+    where
+        M2: 'static,
+        F: Fn(M) -> M2 + Send + Sync + 'static,
+    {
+        Flow::from_materializer(move |upstream| {
+            let (elements, mat) = self.materialize(upstream);
+            (elements, f(mat))
+        })
+    }
+}
+
+impl<In: Send + 'static, Out: Send + 'static, M: 'static> StreamOps for Flow<In, Out, M> {
+    type Out = Out;
+    type Then<U: Send + 'static> = Flow<In, U, M>;
+
+    fn via_fn<U, F>(self, stage: F) -> Flow<In, U, M>
+    where
+        U: Send + 'static,
+        F: Fn(Elements<Out>) -> Elements<U> + Send + Sync + 'static,
+    {
+        Flow::from_materializer(move |upstream| {
+            let (elements, mat) = self.materialize(upstream);
+            (stage(elements), mat)
+        })
+    }
+}
