@@ -7,6 +7,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::actor_ref::{ActorRef, TrySendError};
+use crate::target::AnyRef;
 
 /// Publish/subscribe by event type. Subscribers are actor references; an
 /// event is delivered with `try_tell`, so a subscriber with a full mailbox
@@ -19,6 +20,19 @@ pub struct EventStream {
 }
 
 type Subscribers<E> = Vec<ActorRef<E>>;
+
+/// Published on the event stream each time an actor fails (before its
+/// parent decides), for monitoring and tests. The failure itself goes to
+/// the parent; this carries its text.
+#[derive(Clone, Debug)]
+pub struct ActorFailed {
+    /// The actor that failed.
+    pub actor: AnyRef,
+    /// What went wrong, as text.
+    pub reason: String,
+    /// True for a panic.
+    pub panic: bool,
+}
 
 impl EventStream {
     /// Subscribes `subscriber` to events of type `E`.

@@ -88,7 +88,7 @@ pub use config::{
 pub use context::{Context, StashFull};
 pub use dead_letters::{DeadLetter, DeadLetterReason};
 pub use deadline::AskTimer;
-pub use event_stream::EventStream;
+pub use event_stream::{ActorFailed, EventStream};
 pub use harness::{HarnessError, SyncHarness};
 pub use mailbox::{MailboxConfig, OverflowPolicy};
 pub use path::{ActorPath, InvalidName};

@@ -103,7 +103,7 @@ pub(crate) struct SystemInner {
     /// the guardian's cell and the system.
     guardian: Mutex<Option<Arc<ActorCell<Guardian>>>>,
     dead_letters: DeadLetters,
-    event_stream: EventStream,
+    pub(crate) event_stream: EventStream,
     receptionist: Receptionist,
     shutdown: CoordinatedShutdown,
     /// Turns parked waiting for more messages, oldest first (bounded; see

@@ -166,3 +166,23 @@ async fn terminated_after_stop<M: Send + 'static>(system: &ActorSystem, actor: &
     system.stop(actor);
     done.wait().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn failures_are_published_on_the_event_stream() {
+    let system = system();
+    let (events, mut failed) = probe::<ActorFailed>(&system);
+    system.event_stream().subscribe(events);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let gate = system
+        .spawn("fails", move || Gate {
+            open: true,
+            out: tx.clone(),
+        })
+        .unwrap();
+    gate.tell(GateMsg::Boom);
+    let event = recv(&mut failed).await;
+    assert_eq!(event.actor, gate.as_any());
+    assert!(event.reason.contains("boom"), "{}", event.reason);
+    assert!(!event.panic);
+    system.terminate().await;
+}

@@ -28,6 +28,7 @@ use crate::actor_ref::{ActorRef, SendError, TrySendError};
 use crate::context::Context;
 use crate::dead_letters::DeadLetterReason;
 use crate::deadline::AskTimer;
+use crate::event_stream::ActorFailed;
 use crate::mailbox::{Envelope, Inbox, OverflowPolicy, Phase};
 use crate::path::{ActorPath, Name};
 use crate::supervision::{Directive, Failure, SupervisorStrategy};

@@ -261,6 +261,14 @@ impl<A: Actor> Turn<'_, A> {
         self.runner.lifecycle = Lifecycle::Suspended;
         let me = self.cell.any_ref();
         tracing::error!(actor = %me, %failure, "actor failed");
+        let events = &self.cell.header.system.event_stream;
+        if events.has_subscribers::<ActorFailed>() {
+            events.publish(ActorFailed {
+                actor: me.clone(),
+                reason: failure.to_string(),
+                panic: failure.is_panic(),
+            });
+        }
         match &self.cell.header.parent {
             Some(parent) => parent.send_system(SystemMessage::Failed { child: me, failure }),
             // The root guardian has nobody to ask: it stops, which
