@@ -13,13 +13,13 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "cargo test (unit and integration)"
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --all-features --locked
 
 step "cargo test --doc"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --all-features --locked
 
 step "build the benchmarks (not run)"
 cargo build -p ferrocast-bench --locked

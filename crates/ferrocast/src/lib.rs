@@ -1,10 +1,10 @@
 //! Ferrocast: run stateful services as if they were stateless.
 //!
 //! This facade re-exports the toolkit's crates so an application depends on
-//! one crate and picks subsystems with cargo features. Today it carries the
-//! typed actor runtime ([`actor`]) and, with the `testkit` feature, the test
-//! toolkit; remoting, cluster, sharding, persistence and streams join as
-//! they land (see `ARCHITECTURE.md`).
+//! one crate and picks subsystems with cargo features. It always carries the
+//! typed actor runtime ([`actor`]); streams, persistence and the test kit
+//! are features; remoting, cluster and sharding join as they land (see
+//! `ARCHITECTURE.md`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -30,7 +30,10 @@
 //! ```
 //!
 //! # Features
-//! - `testkit`: [`testkit`] (probes, synchronous harness, log capture).
+//! - `testkit`: `testkit` (probes, synchronous harness, log capture).
+//! - `stream`: `stream` (back-pressured streams, actor stages).
+//! - `persistence`: `persistence` (event sourcing, in-memory backend, TCK).
+//! - `persistence-sqlite`: `persistence_sqlite` (the embedded SQLite journal).
 
 /// Typed actors: the runtime, supervision, death watch, timers, mailboxes.
 pub use ferrocast_actor as actor;
@@ -38,6 +41,18 @@ pub use ferrocast_actor as actor;
 /// Test probes, the synchronous harness and log capture.
 #[cfg(feature = "testkit")]
 pub use ferrocast_testkit as testkit;
+
+/// Back-pressured streams on `futures::Stream`, with actor stages.
+#[cfg(feature = "stream")]
+pub use ferrocast_stream as stream;
+
+/// Event sourcing: contracts, the event-sourced actor, a TCK.
+#[cfg(feature = "persistence")]
+pub use ferrocast_persistence as persistence;
+
+/// The embedded default journal: one SQLite file.
+#[cfg(feature = "persistence-sqlite")]
+pub use ferrocast_persistence_sqlite as persistence_sqlite;
 
 /// The names most programs use.
 pub mod prelude {
