@@ -55,8 +55,12 @@ impl AskTimer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn register(&self, deadline: Instant, waker: Waker) -> Key {
+    /// `None` once the system is gone (the sweeper has stopped).
+    fn register(&self, deadline: Instant, waker: Waker) -> Option<Key> {
         let mut s = self.lock();
+        if s.closed {
+            return None;
+        }
         let index = match s.free.pop() {
             Some(i) => i,
             None => {
@@ -79,7 +83,7 @@ impl AskTimer {
         if earlier {
             self.rearm.notify_one();
         }
-        key
+        Some(key)
     }
 
     fn update(&self, (index, generation): Key, waker: &Waker) {
@@ -115,6 +119,7 @@ impl AskTimer {
             let (expired, next) = {
                 let mut s = self.lock();
                 if s.closed {
+                    s.free.clear();
                     let all: Vec<Waker> = std::mem::take(&mut s.slots)
                         .into_iter()
                         .filter_map(|slot| slot.entry.map(|(_, w)| w))
@@ -180,6 +185,9 @@ pub(crate) struct WithDeadline<'a, F> {
     deadlines: &'a AskTimer,
     key: Option<Key>,
     waker: Option<Waker>,
+    /// A plain timer, used only if the keeper has stopped (its system is
+    /// gone) while something still asks through it.
+    fallback: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<'a, F> WithDeadline<'a, F> {
@@ -190,6 +198,7 @@ impl<'a, F> WithDeadline<'a, F> {
             deadlines,
             key: None,
             waker: None,
+            fallback: None,
         }
     }
 }
@@ -216,11 +225,26 @@ impl<F: Future + Unpin> Future for WithDeadline<'_, F> {
             }
             return Poll::Ready(Err(Elapsed));
         }
+        if let Some(sleep) = this.fallback.as_mut() {
+            return match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
         match (this.key, &this.waker) {
-            (None, _) => {
-                this.key = Some(this.deadlines.register(this.deadline, cx.waker().clone()));
-                this.waker = Some(cx.waker().clone());
-            }
+            (None, _) => match this.deadlines.register(this.deadline, cx.waker().clone()) {
+                Some(key) => {
+                    this.key = Some(key);
+                    this.waker = Some(cx.waker().clone());
+                }
+                None => {
+                    let mut sleep = Box::pin(tokio::time::sleep_until(this.deadline));
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(Elapsed));
+                    }
+                    this.fallback = Some(sleep);
+                }
+            },
             (Some(key), Some(w)) if !w.will_wake(cx.waker()) => {
                 this.deadlines.update(key, cx.waker());
                 this.waker = Some(cx.waker().clone());
@@ -236,5 +260,50 @@ impl<F> Drop for WithDeadline<'_, F> {
         if let Some(key) = self.key.take() {
             self.deadlines.remove(key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn deadlines_expire_through_the_sweeper() {
+        let timer = Arc::new(AskTimer::default());
+        tokio::spawn(timer.clone().sweep());
+        let start = Instant::now();
+        let never = std::future::pending::<()>();
+        let out = WithDeadline::new(Box::pin(never), start + Duration::from_secs(3), &timer).await;
+        assert!(out.is_err());
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        timer.close();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_keeper_falls_back_to_a_plain_timer() {
+        let timer = AskTimer::default();
+        timer.close();
+        let start = Instant::now();
+        let never = std::future::pending::<()>();
+        let out = WithDeadline::new(Box::pin(never), start + Duration::from_secs(2), &timer).await;
+        assert!(out.is_err());
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_before_the_deadline_frees_the_slot() {
+        let timer = Arc::new(AskTimer::default());
+        tokio::spawn(timer.clone().sweep());
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = tx.send(7);
+        });
+        let out = WithDeadline::new(rx, Instant::now() + Duration::from_secs(5), &timer).await;
+        assert!(matches!(out, Ok(Ok(7))));
+        assert!(timer.lock().slots.iter().all(|s| s.entry.is_none()));
+        timer.close();
     }
 }

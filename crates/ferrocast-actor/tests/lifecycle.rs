@@ -153,6 +153,95 @@ async fn ask_pending_when_the_actor_stops_fails_fast() {
     system.terminate().await;
 }
 
+/// Holds one request until told to stop. Its fields drop in order: the
+/// request first, then `_window` (kept only for its `Drop`), which waits
+/// until an asker on another thread has seen the request go. That holds open, on purpose,
+/// the moment between the instance being dropped and the actor being
+/// marked terminated.
+struct HoldThenStop {
+    held: Option<ReplyTo<()>>,
+    took: Option<tokio::sync::oneshot::Sender<()>>,
+    _window: AskerWindow,
+}
+
+struct AskerWindow {
+    /// The asker's result, sent from its thread once it has one.
+    result: std::sync::mpsc::Receiver<Result<(), AskError>>,
+    seen: Arc<std::sync::Mutex<Option<Result<(), AskError>>>>,
+}
+
+impl Drop for AskerWindow {
+    fn drop(&mut self) {
+        // Waits on an event (the other thread's answer), not on the clock;
+        // if that thread fails, the channel closes and this returns.
+        *self.seen.lock().unwrap() = self.result.recv().ok();
+    }
+}
+
+impl Actor for HoldThenStop {
+    type Msg = Option<ReplyTo<()>>;
+    async fn handle(&mut self, msg: Self::Msg, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        match msg {
+            Some(r) => {
+                self.held = Some(r);
+                if let Some(took) = self.took.take() {
+                    let _ = took.send(());
+                }
+            }
+            None => ctx.stop(),
+        }
+        Ok(())
+    }
+}
+
+/// The stopped instance (and with it the requests it holds) is dropped only
+/// after the actor counts as terminated, so an asker on another thread whose
+/// request the instance held gets `Terminated`, not `NoReply`.
+/// Deterministic: the instance's `Drop` waits until the asker has answered,
+/// which would keep any window between the two open.
+#[tokio::test]
+async fn ask_pending_when_the_actor_stops_fails_as_terminated_on_another_thread() {
+    let system = system();
+    let (result_tx, result) = std::sync::mpsc::channel();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let (took, took_rx) = tokio::sync::oneshot::channel();
+    let mut parts = Some((
+        took,
+        AskerWindow {
+            result,
+            seen: seen.clone(),
+        },
+    ));
+    let h = system
+        .spawn("h", move || {
+            let (took, window) = parts.take().expect("created once");
+            HoldThenStop {
+                held: None,
+                took: Some(took),
+                _window: window,
+            }
+        })
+        .unwrap();
+    // The asker runs on a thread (and runtime) of its own.
+    let asker = {
+        let h = h.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let answer = rt.block_on(h.ask(Some, Duration::from_secs(3600)));
+            let _ = result_tx.send(answer);
+        })
+    };
+    tokio::time::timeout(WAIT, took_rx).await.unwrap().unwrap();
+    h.tell(None);
+    terminated(&system, &h).await;
+    asker.join().unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some(Err(AskError::Terminated)));
+    system.terminate().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn names_are_unique_among_siblings_only() {
     let system = system();

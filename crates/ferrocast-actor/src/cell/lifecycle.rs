@@ -209,7 +209,11 @@ impl<A: Actor> Turn<'_, A> {
     }
 
     pub(super) async fn finish_stop(&mut self) {
-        if let Some(mut actor) = self.runner.actor.take() {
+        // The old instance is dropped only once the actor counts as
+        // terminated: an asker whose `ReplyTo` it holds must see
+        // `Terminated`, not `NoReply`, when that reply is dropped.
+        let mut old = self.runner.actor.take();
+        if let Some(actor) = old.as_mut() {
             let stopped = AssertUnwindSafe(actor.stopped(&mut self.runner.ctx))
                 .catch_unwind()
                 .await;
@@ -232,6 +236,7 @@ impl<A: Actor> Turn<'_, A> {
                 .unwrap_or_default();
             (std::mem::take(&mut inbox.user), system)
         };
+        drop(old);
         let me = self.cell.any_ref();
         let undelivered: Vec<_> = self.batch.drain(..).chain(mailbox).collect();
         for env in undelivered {
