@@ -254,7 +254,7 @@ impl<A: Actor> Context<A> {
         }
     }
 
-    pub(crate) fn timer_fired(&mut self, generation: u64) -> bool {
+    pub(crate) fn timer_fired(&mut self, generation: u32) -> bool {
         self.extra
             .as_mut()
             .is_some_and(|e| e.timers.fired(generation))

@@ -99,12 +99,14 @@ impl MailboxConfig {
     }
 }
 
-/// A queued user message. Timer messages carry their generation so that a
+/// A queued user message. Timer messages carry their generation (32 bits,
+/// wrapping: it only has to differ from the generations of timers started
+/// while the message waits) so that a
 /// message from a cancelled or replaced timer is discarded even if it was
 /// already enqueued.
 pub(crate) enum Envelope<M> {
     User(M),
-    Timer { generation: u64, msg: M },
+    Timer { generation: u32, msg: M },
 }
 
 impl<M> Envelope<M> {
@@ -139,6 +141,8 @@ pub(crate) struct Inbox<M> {
     /// The running turn found the mailbox empty and waits briefly for more
     /// (see `Turn::linger`): a sender wakes it instead of starting a turn.
     pub(crate) parked: Option<Waker>,
+    /// The actor has an entry in the system's list of lingering turns.
+    pub(crate) lingering: bool,
     /// Rarely used parts, allocated on first use to keep idle actors small.
     pub(crate) extra: Option<Box<InboxExtra>>,
 }
@@ -159,6 +163,7 @@ impl<M> Inbox<M> {
             suspended: false,
             phase: Phase::Alive,
             parked: None,
+            lingering: false,
             extra: None,
         }
     }

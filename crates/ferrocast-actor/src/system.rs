@@ -85,6 +85,13 @@ const MAX_INLINE_STARTS: u32 = 8;
 
 pub(crate) type BoxedTurn = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// An actor with an entry in the list of lingering turns.
+pub(crate) trait Lingering: Send + Sync {
+    /// Removes the actor from the list; wakes its turn if it still
+    /// lingers, so that it ends.
+    fn evict(&self);
+}
+
 /// A new actor waiting for its first turn (erased over the actor type).
 pub(crate) trait FirstTurn: Send + Sync {
     fn first_turn(self: Arc<Self>) -> BoxedTurn;
@@ -108,7 +115,7 @@ pub(crate) struct SystemInner {
     shutdown: CoordinatedShutdown,
     /// Turns parked waiting for more messages, oldest first (bounded; see
     /// `Turn::linger` in cell.rs).
-    lingering: Mutex<std::collections::VecDeque<std::task::Waker>>,
+    lingering: Mutex<std::collections::VecDeque<Arc<dyn Lingering>>>,
     /// Ask deadlines, swept by one task per system (see `deadline.rs`);
     /// `None` for a detached system.
     ask_timer: Option<Arc<AskTimer>>,
@@ -206,19 +213,19 @@ impl SystemInner {
         }
     }
 
-    /// Records a parked turn; past `MAX_LINGERING` the oldest is woken so
-    /// it ends (if nothing arrived meanwhile).
-    pub(crate) fn linger(&self, turn: &std::task::Waker) {
+    /// Enlists an actor whose turn lingers; past `MAX_LINGERING` the actor
+    /// enlisted longest ago is evicted (its turn, if still parked, ends).
+    pub(crate) fn linger(&self, actor: Arc<dyn Lingering>) {
         let mut lingering = self.lingering.lock().unwrap_or_else(|e| e.into_inner());
         let evicted = if lingering.len() >= MAX_LINGERING {
             lingering.pop_front()
         } else {
             None
         };
-        lingering.push_back(turn.clone());
+        lingering.push_back(actor);
         drop(lingering);
         if let Some(oldest) = evicted {
-            oldest.wake();
+            oldest.evict();
         }
     }
 
@@ -227,6 +234,10 @@ impl SystemInner {
     }
 
     pub(crate) fn root_terminated(&self) {
+        // The list holds cells, which hold the system: break that cycle.
+        let lingering =
+            std::mem::take(&mut *self.lingering.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(lingering);
         if let Some(timer) = &self.ask_timer {
             timer.close();
         }

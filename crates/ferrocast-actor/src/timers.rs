@@ -57,7 +57,7 @@ impl fmt::Debug for TimerKey {
 }
 
 struct Entry {
-    generation: u64,
+    generation: u32,
     periodic: bool,
     /// `None` when the system has no executor (the synchronous harness):
     /// the timer is recorded but never fires.
@@ -67,7 +67,7 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct Timers {
     entries: HashMap<TimerKey, Entry>,
-    next_generation: u64,
+    next_generation: u32,
 }
 
 impl Timers {
@@ -75,10 +75,10 @@ impl Timers {
         &mut self,
         key: TimerKey,
         periodic: bool,
-        task: impl FnOnce(u64) -> Option<AbortHandle>,
+        task: impl FnOnce(u32) -> Option<AbortHandle>,
     ) {
         self.cancel(&key);
-        self.next_generation += 1;
+        self.next_generation = self.next_generation.wrapping_add(1);
         let generation = self.next_generation;
         let task = task(generation);
         self.entries.insert(
@@ -155,7 +155,7 @@ impl Timers {
 
     /// A timer message arrived: true if its timer is still current (a
     /// single timer is then done).
-    pub(crate) fn fired(&mut self, generation: u64) -> bool {
+    pub(crate) fn fired(&mut self, generation: u32) -> bool {
         let Some(key) = self
             .entries
             .iter()

@@ -32,7 +32,7 @@ use crate::event_stream::ActorFailed;
 use crate::mailbox::{Envelope, Inbox, OverflowPolicy, Phase};
 use crate::path::{ActorPath, Name};
 use crate::supervision::{Directive, Failure, SupervisorStrategy};
-use crate::system::{BoxedTurn, FirstTurn, SystemInner};
+use crate::system::{BoxedTurn, FirstTurn, Lingering, SystemInner};
 use crate::target::{ActorTarget, ActorUid, AnyRef, MessageTarget, SystemMessage};
 
 mod lifecycle;
@@ -289,6 +289,18 @@ impl<A: Actor> ActorCell<A> {
 
     fn phase(&self) -> Phase {
         lock(&self.inbox).phase
+    }
+}
+
+impl<A: Actor> Lingering for ActorCell<A> {
+    fn evict(&self) {
+        let mut inbox = lock(&self.inbox);
+        inbox.lingering = false;
+        let parked = inbox.parked.take();
+        drop(inbox);
+        if let Some(turn) = parked {
+            turn.wake();
+        }
     }
 }
 

@@ -150,8 +150,9 @@ impl<A: Actor> Turn<'_, A> {
     /// turn it parks once: a sender (or a system message) wakes it directly,
     /// which is cheaper than starting a new turn and, unlike yielding, does
     /// not wake other worker threads to steal it. The system bounds how many
-    /// turns linger (`SystemInner::linger`): the oldest is woken, finds
-    /// nothing, and ends, so idle actors still cost no task.
+    /// actors linger (`SystemInner::linger`): past the bound the one that
+    /// started lingering longest ago is woken, finds nothing, and ends, so
+    /// idle actors still cost no task.
     pub(super) async fn linger(&mut self) {
         let mut parked = false;
         std::future::poll_fn(|cx| {
@@ -161,9 +162,16 @@ impl<A: Actor> Turn<'_, A> {
                 return Poll::Ready(());
             }
             inbox.parked = Some(cx.waker().clone());
+            // One entry per actor in the system's list of lingering turns:
+            // an actor that parks again and again (request-response) costs
+            // the list nothing after the first time.
+            let enlist = !inbox.lingering;
+            inbox.lingering = true;
             drop(inbox);
             parked = true;
-            self.cell.header.system.linger(cx.waker());
+            if enlist {
+                self.cell.header.system.linger(self.cell.arc());
+            }
             Poll::Pending
         })
         .await
