@@ -53,7 +53,8 @@
 //! - `mailbox`: [`MailboxConfig`], [`OverflowPolicy`].
 //! - `system`: [`ActorSystem`]; `config`: [`ActorSystemConfig`].
 //! - `shutdown`: [`CoordinatedShutdown`]; `dead_letters`: [`DeadLetter`];
-//!   `event_stream`: [`EventStream`]; `receptionist`: [`Receptionist`].
+//!   `event_stream`: [`EventStream`]; `receptionist`: [`Receptionist`];
+//!   `watchers`: [`Watchers`], death watch for custom targets.
 //!
 //! Semantics (ordering, delivery, supervision) are in
 //! `docs/actors/semantics.md`.
@@ -77,6 +78,7 @@ mod supervision;
 mod system;
 mod target;
 mod timers;
+mod watchers;
 
 pub use actor::{Actor, ActorError, Props};
 pub use actor_ref::{ActorRef, AskError, SendError, TrySendError};
@@ -99,3 +101,4 @@ pub use supervision::{Backoff, Directive, Failure, SupervisorStrategy};
 pub use system::{ActorSystem, SystemError};
 pub use target::{ActorTarget, ActorUid, AnyRef, MessageTarget, SystemMessage};
 pub use timers::TimerKey;
+pub use watchers::Watchers;

@@ -1,12 +1,13 @@
 //! What a probe's references point at: an unbounded channel into the probe,
 //! plus the probe's side of death watch.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 
 use ferrocast_actor::{
-    ActorPath, ActorTarget, ActorUid, AnyRef, MessageTarget, SendError, SystemMessage, TrySendError,
+    ActorPath, ActorTarget, ActorUid, AnyRef, MessageTarget, SendError, SystemMessage,
+    TrySendError, Watchers,
 };
 use tokio::sync::mpsc;
 
@@ -17,16 +18,11 @@ pub(crate) struct ProbeTarget<M> {
     this: Weak<ProbeTarget<M>>,
     messages: mpsc::UnboundedSender<M>,
     terminations: mpsc::UnboundedSender<AnyRef>,
-    watch: Mutex<Watch>,
-}
-
-/// The probe's death-watch state.
-struct Watch {
     /// Actors the probe watches; a termination of any other is dropped, so
     /// one already on its way after an unwatch is not reported.
-    watching: HashSet<ActorUid>,
-    /// Actors watching the probe, told when it is dropped; `None` once it is.
-    watchers: Option<HashMap<ActorUid, AnyRef>>,
+    watching: Mutex<HashSet<ActorUid>>,
+    /// Actors watching the probe, told when it is dropped.
+    watchers: Watchers,
 }
 
 /// The probe's ends of the channels.
@@ -45,10 +41,8 @@ impl<M: Send + 'static> ProbeTarget<M> {
             this: this.clone(),
             messages,
             terminations,
-            watch: Mutex::new(Watch {
-                watching: HashSet::new(),
-                watchers: Some(HashMap::new()),
-            }),
+            watching: Mutex::new(HashSet::new()),
+            watchers: Watchers::default(),
         });
         let receivers = Receivers {
             messages: message_rx,
@@ -62,27 +56,21 @@ impl<M: Send + 'static> ProbeTarget<M> {
         Some(AnyRef::from_target(this))
     }
 
-    fn watch_state(&self) -> MutexGuard<'_, Watch> {
-        self.watch.lock().unwrap_or_else(|e| e.into_inner())
+    fn watching(&self) -> MutexGuard<'_, HashSet<ActorUid>> {
+        self.watching.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn start_watching(&self, target: &AnyRef) {
-        self.watch_state().watching.insert(target.uid());
+        self.watching().insert(target.uid());
     }
 
     pub(crate) fn stop_watching(&self, target: &AnyRef) {
-        self.watch_state().watching.remove(&target.uid());
+        self.watching().remove(&target.uid());
     }
 
     /// The probe is gone: tells its watchers, as a stopping actor does.
     pub(crate) fn terminate(&self) {
-        let watchers = self.watch_state().watchers.take();
-        let Some(me) = self.any_ref() else {
-            return;
-        };
-        for watcher in watchers.into_iter().flat_map(HashMap::into_values) {
-            watcher.send_system(SystemMessage::Terminated { actor: me.clone() });
-        }
+        self.watchers.terminate(|| self.any_ref());
     }
 }
 
@@ -96,31 +84,10 @@ impl<M: Send + 'static> ActorTarget for ProbeTarget<M> {
     }
 
     fn send_system(&self, msg: SystemMessage) {
-        match msg {
-            SystemMessage::Terminated { actor }
-                if self.watch_state().watching.remove(&actor.uid()) =>
-            {
+        match self.watchers.handle(msg, || self.any_ref()) {
+            Some(SystemMessage::Terminated { actor }) if self.watching().remove(&actor.uid()) => {
                 // The probe may be gone; then nobody is waiting.
                 let _ = self.terminations.send(actor);
-            }
-            SystemMessage::Watch { watcher } => {
-                let mut state = self.watch_state();
-                match state.watchers.as_mut() {
-                    Some(watchers) => {
-                        watchers.insert(watcher.uid(), watcher);
-                    }
-                    None => {
-                        drop(state);
-                        if let Some(me) = self.any_ref() {
-                            watcher.send_system(SystemMessage::Terminated { actor: me });
-                        }
-                    }
-                }
-            }
-            SystemMessage::Unwatch { watcher } => {
-                if let Some(watchers) = self.watch_state().watchers.as_mut() {
-                    watchers.remove(&watcher.uid());
-                }
             }
             // A probe is nobody's parent and has no lifecycle to drive.
             _ => {}

@@ -1,15 +1,14 @@
 //! A source whose materialized value is an actor reference: what is told to
 //! the reference is emitted by the stream.
 
-use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use ferrocast_actor::{
     ActorPath, ActorRef, ActorSystem, ActorTarget, ActorUid, AnyRef, DeadLetterReason,
-    MessageTarget, SendError, SystemMessage, TrySendError,
+    MessageTarget, SendError, SystemMessage, TrySendError, Watchers,
 };
 use futures_util::stream::Stream;
 
@@ -56,7 +55,7 @@ impl ActorSource {
                 this: this.clone(),
                 queue: queue.clone(),
                 is_end: is_end.clone(),
-                watchers: Mutex::new(Some(HashMap::new())),
+                watchers: Watchers::default(),
                 system: system.clone(),
             });
             let elements: Elements<T> = Box::pin(SourceStream {
@@ -77,17 +76,13 @@ struct SourceTarget<T> {
     this: Weak<SourceTarget<T>>,
     queue: Arc<Queue<T>>,
     is_end: Arc<IsEnd<T>>,
-    /// Who watches this reference; `None` once termination was announced.
-    watchers: Mutex<Option<HashMap<ActorUid, AnyRef>>>,
+    /// Who watches this reference.
+    watchers: Watchers,
     /// Where messages that `tell` cannot deliver are recorded.
     system: ActorSystem,
 }
 
 impl<T: Send + 'static> SourceTarget<T> {
-    fn watchers(&self) -> MutexGuard<'_, Option<HashMap<ActorUid, AnyRef>>> {
-        self.watchers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn any_ref(&self) -> Option<AnyRef> {
         let this: Arc<dyn ActorTarget> = self.this.upgrade()?;
         Some(AnyRef::from_target(this))
@@ -96,13 +91,7 @@ impl<T: Send + 'static> SourceTarget<T> {
     /// The stream is over: tell the watchers, as a stopping actor does.
     fn terminate(&self) {
         self.queue.close();
-        let watchers = self.watchers().take();
-        let Some(me) = self.any_ref() else {
-            return;
-        };
-        for watcher in watchers.into_iter().flat_map(HashMap::into_values) {
-            watcher.send_system(SystemMessage::Terminated { actor: me.clone() });
-        }
+        self.watchers.terminate(|| self.any_ref());
     }
 
     /// Applies the end marker; `None` if the message completed the stream.
@@ -126,29 +115,10 @@ impl<T: Send + 'static> ActorTarget for SourceTarget<T> {
     }
 
     fn send_system(&self, msg: SystemMessage) {
-        match msg {
-            SystemMessage::Stop => self.queue.complete(),
-            SystemMessage::Watch { watcher } => {
-                let mut watchers = self.watchers();
-                match watchers.as_mut() {
-                    Some(all) => {
-                        all.insert(watcher.uid(), watcher);
-                    }
-                    None => {
-                        drop(watchers);
-                        if let Some(me) = self.any_ref() {
-                            watcher.send_system(SystemMessage::Terminated { actor: me });
-                        }
-                    }
-                }
-            }
-            SystemMessage::Unwatch { watcher } => {
-                if let Some(all) = self.watchers().as_mut() {
-                    all.remove(&watcher.uid());
-                }
-            }
-            // A source is nobody's parent and is not supervised.
-            _ => {}
+        // A source is nobody's parent and is not supervised: besides death
+        // watch, only a stop means something to it.
+        if let Some(SystemMessage::Stop) = self.watchers.handle(msg, || self.any_ref()) {
+            self.queue.complete();
         }
     }
 
