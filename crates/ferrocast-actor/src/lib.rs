@@ -57,7 +57,8 @@
 //!   `watchers`: [`Watchers`], death watch for custom targets.
 //!
 //! Semantics (ordering, delivery, supervision) are in
-//! `docs/actors/semantics.md`.
+//! `docs/actors/semantics.md`; the mechanism (turns, lingering, the ask
+//! deadline keeper, memory layout) in `docs/actors/algorithm.md`.
 
 mod actor;
 mod actor_ref;
