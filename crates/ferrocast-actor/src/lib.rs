@@ -51,7 +51,9 @@
 //!   without a runtime (re-exported by ferrocast-testkit).
 //! - `supervision`: [`SupervisorStrategy`], [`Directive`], [`Backoff`].
 //! - `mailbox`: [`MailboxConfig`], [`OverflowPolicy`].
-//! - `system`: [`ActorSystem`]; `config`: [`ActorSystemConfig`].
+//! - `system`: [`ActorSystem`]; `config`: [`ActorSystemConfig`];
+//!   `dispatch`: running turns, inline starts, lingering turns;
+//!   `deadline`: [`AskTimer`], the per-system ask deadline keeper.
 //! - `shutdown`: [`CoordinatedShutdown`]; `dead_letters`: [`DeadLetter`];
 //!   `event_stream`: [`EventStream`]; `receptionist`: [`Receptionist`];
 //!   `watchers`: [`Watchers`], death watch for custom targets.
@@ -68,6 +70,7 @@ mod config;
 mod context;
 mod dead_letters;
 mod deadline;
+mod dispatch;
 mod event_stream;
 mod harness;
 mod mailbox;

@@ -6,14 +6,12 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::runtime::Handle;
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 
 use crate::actor::{Actor, ActorError, Props};
 use crate::actor_ref::ActorRef;
@@ -22,6 +20,7 @@ use crate::config::{ActorSystemConfig, ConfigError};
 use crate::context::Context;
 use crate::dead_letters::{DeadLetter, DeadLetterReason, DeadLetters};
 use crate::deadline::AskTimer;
+use crate::dispatch::Lingering;
 use crate::event_stream::EventStream;
 use crate::path::Name;
 use crate::receptionist::Receptionist;
@@ -65,36 +64,10 @@ impl Actor for Guardian {
     }
 }
 
-/// Most turns parked at once waiting for more messages, per system.
-const MAX_LINGERING: usize = 64;
-
-thread_local! {
-    /// How deep first turns are nested on this thread (a `started` that
-    /// spawns starts its child inline too). Not shared state: a guard.
-    static INLINE_STARTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
 thread_local! {
     /// Set while this thread publishes a dead letter. Not shared state: a
     /// re-entrancy guard.
     static PUBLISHING_DEAD_LETTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Deepest nesting of inline first turns before they go to tasks.
-const MAX_INLINE_STARTS: u32 = 8;
-
-pub(crate) type BoxedTurn = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// An actor with an entry in the list of lingering turns.
-pub(crate) trait Lingering: Send + Sync {
-    /// Removes the actor from the list; wakes its turn if it still
-    /// lingers, so that it ends.
-    fn evict(&self);
-}
-
-/// A new actor waiting for its first turn (erased over the actor type).
-pub(crate) trait FirstTurn: Send + Sync {
-    fn first_turn(self: Arc<Self>) -> BoxedTurn;
 }
 
 pub(crate) struct SystemInner {
@@ -103,7 +76,7 @@ pub(crate) struct SystemInner {
     pub(crate) config: ActorSystemConfig,
     /// `None` for a detached system (synchronous test harness): turns and
     /// tasks are then never run.
-    handle: Option<Handle>,
+    pub(crate) handle: Option<Handle>,
     next_id: AtomicU64,
     rng: AtomicU64,
     /// Cleared when the guardian terminates, which breaks the cycle between
@@ -115,7 +88,7 @@ pub(crate) struct SystemInner {
     shutdown: CoordinatedShutdown,
     /// Turns parked waiting for more messages, oldest first (bounded; see
     /// `Turn::linger` in cell.rs).
-    lingering: Mutex<std::collections::VecDeque<Arc<dyn Lingering>>>,
+    pub(crate) lingering: Mutex<std::collections::VecDeque<Arc<dyn Lingering>>>,
     /// Ask deadlines, swept by one task per system (see `deadline.rs`);
     /// `None` for a detached system.
     ask_timer: Option<Arc<AskTimer>>,
@@ -138,52 +111,6 @@ impl SystemInner {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Runs a new actor's first turn (factory and `started`) right away,
-    /// on the spawning thread, polled once: the common case, a `started`
-    /// that does not wait, costs no task at all. A first turn that waits,
-    /// or finds messages already queued, continues on a task of its own.
-    /// Starting actors one tokio task each cost a task allocation, the
-    /// runtime's task bookkeeping and, at spawn rates, a stream of wake-ups
-    /// of idle workers. Nested starts (a `started` that spawns) run inline
-    /// to a small depth, then go to tasks, so deep chains cannot exhaust the
-    /// stack.
-    pub(crate) fn start_actor(&self, actor: Arc<dyn FirstTurn>) {
-        let Some(handle) = &self.handle else {
-            return;
-        };
-        let mut turn = actor.first_turn();
-        let depth = INLINE_STARTS.with(|d| d.get());
-        if depth >= MAX_INLINE_STARTS {
-            drop(handle.spawn(turn));
-            return;
-        }
-        let pending = {
-            let _runtime = handle.enter();
-            INLINE_STARTS.with(|d| d.set(depth + 1));
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            let pending = turn.as_mut().poll(&mut cx).is_pending();
-            INLINE_STARTS.with(|d| d.set(depth));
-            pending
-        };
-        if pending {
-            // The turn re-registers its wakers when its own task polls it.
-            drop(handle.spawn(turn));
-        }
-    }
-
-    pub(crate) fn spawn_turn(&self, turn: impl Future<Output = ()> + Send + 'static) {
-        if let Some(h) = &self.handle {
-            drop(h.spawn(turn));
-        }
-    }
-
-    pub(crate) fn spawn_task(
-        &self,
-        task: impl Future<Output = ()> + Send + 'static,
-    ) -> Option<AbortHandle> {
-        self.handle.as_ref().map(|h| h.spawn(task).abort_handle())
     }
 
     pub(crate) fn dead_letter(
@@ -210,22 +137,6 @@ impl SystemInner {
         if publish && !PUBLISHING_DEAD_LETTER.with(|p| p.replace(true)) {
             self.event_stream.publish(letter);
             PUBLISHING_DEAD_LETTER.with(|p| p.set(false));
-        }
-    }
-
-    /// Enlists an actor whose turn lingers; past `MAX_LINGERING` the actor
-    /// enlisted longest ago is evicted (its turn, if still parked, ends).
-    pub(crate) fn linger(&self, actor: Arc<dyn Lingering>) {
-        let mut lingering = self.lingering.lock().unwrap_or_else(|e| e.into_inner());
-        let evicted = if lingering.len() >= MAX_LINGERING {
-            lingering.pop_front()
-        } else {
-            None
-        };
-        lingering.push_back(actor);
-        drop(lingering);
-        if let Some(oldest) = evicted {
-            oldest.evict();
         }
     }
 
@@ -341,7 +252,9 @@ impl ActorSystem {
                 actor: 1,
             }),
             ask_timer,
-            lingering: Mutex::new(std::collections::VecDeque::with_capacity(MAX_LINGERING)),
+            lingering: Mutex::new(std::collections::VecDeque::with_capacity(
+                crate::dispatch::MAX_LINGERING,
+            )),
             terminated: watch::channel(false).0,
         });
         let guardian = ActorCell::new(

@@ -28,11 +28,12 @@ use crate::actor_ref::{ActorRef, SendError, TrySendError};
 use crate::context::Context;
 use crate::dead_letters::DeadLetterReason;
 use crate::deadline::AskTimer;
+use crate::dispatch::{BoxedTurn, FirstTurn, Lingering};
 use crate::event_stream::ActorFailed;
 use crate::mailbox::{Envelope, Inbox, OverflowPolicy, Phase};
 use crate::path::{ActorPath, Name};
 use crate::supervision::{Directive, Failure, SupervisorStrategy};
-use crate::system::{BoxedTurn, FirstTurn, Lingering, SystemInner};
+use crate::system::SystemInner;
 use crate::target::{ActorTarget, ActorUid, AnyRef, MessageTarget, SystemMessage};
 
 mod lifecycle;
