@@ -41,6 +41,8 @@
 //! - `kameo` 0.22, `ractor` 0.16, `xtra` 0.6 (feature `tokio`), `actix` 0.13: the peers,
 //!   with their default features except where noted in `Cargo.toml`.
 //! - `tokio`: the runtime of every library but actix, and the raw task + mpsc baseline.
+//! - `ferrocast-stream`, `futures-util` (workspace versions): the `stream` suite's subject
+//!   and its plain-`futures::StreamExt` baseline.
 //! - `anyhow`: errors of a child run, shown in the table instead of aborting the suite.
 //!
 //! The JSON is written by hand (`report.rs`): it is a flat shape and not worth a serializer.
@@ -52,8 +54,10 @@
 mod actors;
 mod alloc;
 mod harness;
+mod persistence;
 mod probe;
 mod report;
+mod stream;
 
 use std::process::ExitCode;
 
@@ -61,11 +65,11 @@ use std::process::ExitCode;
 static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 const USAGE: &str = "usage: ferrocast-bench <suite> [--quick] [--runs N] [--only lib,lib]
-suites: actors";
+suites: actors, persistence, stream";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let suites = [actors::suite()];
+    let suites = [actors::suite(), persistence::suite(), stream::suite()];
     match args.first().map(String::as_str) {
         Some(harness::CHILD_COMMAND) => harness::child_main(&suites, &args[1..]),
         Some("-h" | "--help") | None => {

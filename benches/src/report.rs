@@ -55,7 +55,9 @@ impl Report {
                 line.push(match cell {
                     Cell::Value(v) if i == 0 => number(*v),
                     Cell::Value(v) => match subject {
-                        Some(s) if *v != 0.0 => format!("{} {:.2}x", number(*v), s / v),
+                        Some(s) if *v != 0.0 && v.is_finite() => {
+                            format!("{} {:.2}x", number(*v), s / v)
+                        }
                         _ => number(*v),
                     },
                     Cell::Error(e) => {
@@ -247,6 +249,15 @@ mod tests {
         assert!(table.contains("400.0 0.25x"), "{table}");
         assert!(table.contains("ERR boom"), "{table}");
         assert!(table.contains("tokio / tell_1_actor: boom"), "{table}");
+    }
+
+    #[test]
+    fn not_applicable_cell_has_no_ratio() {
+        let mut report = report();
+        report.rows[0].cells[1] = Cell::Value(f64::NAN);
+        let table = report.table();
+        assert!(!table.contains("NaN"), "{table}");
+        assert!(report.json().contains(r#""kameo":null,"#));
     }
 
     #[test]

@@ -1,0 +1,211 @@
+//! Raw rusqlite: the same rows (`journal` plus `journal_highest`, the columns and
+//! constraints of `ferrocast-persistence-sqlite`'s schema) written and read by hand on one
+//! connection with prepared statements, WAL and the same `synchronous`: the practical limit
+//! of one SQLite file.
+//!
+//! - One entity: every event is its own transaction (insert the event, upsert the highest
+//!   sequence number, commit), since each must be durable before the next is sent.
+//! - 1,000 entities: with one persist in flight per entity, a hand-written writer commits
+//!   one event of every entity per transaction (1,000 events, one fsync).
+//! - Replay: one `SELECT` over the log's rows in order, every column read into owned values.
+//!
+//! It skips what the library does on top: the sequence-number check read before a write
+//! (the `UNIQUE` constraint still holds), savepoints per request, the writer thread and its
+//! channel, actors, asks, serialization and paging.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Result, ensure};
+use rusqlite::{Connection, params};
+
+use super::{ENTITIES, MANIFEST, SERIALIZER_ID, Sizes, Sync};
+use crate::harness::Measured;
+
+/// The tables the rows go to, as `ferrocast-persistence-sqlite` creates them.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS journal (
+    ordering       INTEGER PRIMARY KEY AUTOINCREMENT,
+    persistence_id TEXT    NOT NULL,
+    sequence_nr    INTEGER NOT NULL,
+    serializer_id  INTEGER NOT NULL,
+    manifest       TEXT    NOT NULL,
+    payload        BLOB    NOT NULL,
+    tags           TEXT    NOT NULL,
+    timestamp_ms   INTEGER NOT NULL,
+    writer         TEXT    NOT NULL,
+    UNIQUE (persistence_id, sequence_nr)
+);
+CREATE TABLE IF NOT EXISTS journal_highest (
+    persistence_id TEXT    PRIMARY KEY,
+    highest        INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+const INSERT: &str = "INSERT INTO journal
+    (persistence_id, sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const SET_HIGHEST: &str = "INSERT INTO journal_highest (persistence_id, highest) VALUES (?1, ?2)
+    ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest";
+
+const WRITER: &str = "bench";
+
+fn open(db: &Path, sync: Sync) -> Result<Connection> {
+    let conn = Connection::open(db)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let sync = match sync {
+        Sync::Full => "FULL",
+        Sync::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = OFF;"
+    ))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    ensure!(mode.eq_ignore_ascii_case("wal"), "journal_mode is {mode}");
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Writes event `nr` of `pid` (and its highest) inside the caller's transaction.
+fn write_event(
+    insert: &mut rusqlite::Statement<'_>,
+    set_highest: &mut rusqlite::Statement<'_>,
+    pid: &str,
+    nr: u64,
+) -> Result<()> {
+    let nr_sql = i64::try_from(nr)?;
+    insert.execute(params![
+        pid,
+        nr_sql,
+        SERIALIZER_ID,
+        MANIFEST,
+        &super::payload(nr)[..],
+        "",
+        now_ms(),
+        WRITER,
+    ])?;
+    set_highest.execute(params![pid, nr_sql])?;
+    Ok(())
+}
+
+/// One event per transaction, sequentially.
+pub(crate) fn persist_1(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measured> {
+    let conn = open(db, sync)?;
+    let mut begin = conn.prepare("BEGIN IMMEDIATE")?;
+    let mut commit = conn.prepare("COMMIT")?;
+    let mut insert = conn.prepare(INSERT)?;
+    let mut set_highest = conn.prepare(SET_HIGHEST)?;
+    let mut one = |nr: u64| -> Result<()> {
+        begin.execute([])?;
+        write_event(&mut insert, &mut set_highest, "entity-0", nr)?;
+        commit.execute([])?;
+        Ok(())
+    };
+    let mut nr = 0;
+    for _ in 0..sizes.warmup {
+        nr += 1;
+        one(nr)?;
+    }
+    let mut latencies = Vec::with_capacity(sizes.single);
+    let started = Instant::now();
+    for _ in 0..sizes.single {
+        nr += 1;
+        let t = Instant::now();
+        one(nr)?;
+        latencies.push(t.elapsed());
+    }
+    let total = started.elapsed();
+    Ok(super::single_entity_metrics(total, latencies))
+}
+
+/// Rounds of one event per entity, each round one transaction.
+pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measured> {
+    let conn = open(db, sync)?;
+    let mut begin = conn.prepare("BEGIN IMMEDIATE")?;
+    let mut commit = conn.prepare("COMMIT")?;
+    let mut insert = conn.prepare(INSERT)?;
+    let mut set_highest = conn.prepare(SET_HIGHEST)?;
+    let pids: Vec<String> = (0..ENTITIES).map(|i| format!("entity-{i}")).collect();
+    let rounds = (sizes.many / ENTITIES) as u64;
+    let started = Instant::now();
+    for nr in 1..=rounds {
+        begin.execute([])?;
+        for pid in &pids {
+            write_event(&mut insert, &mut set_highest, pid, nr)?;
+        }
+        commit.execute([])?;
+    }
+    let total = started.elapsed();
+    let events = rounds * ENTITIES as u64;
+    Ok(vec![
+        (
+            "persist_1000_entities".to_owned(),
+            events as f64 / total.as_secs_f64(),
+        ),
+        (
+            "1000_entities_events_per_commit".to_owned(),
+            ENTITIES as f64,
+        ),
+    ])
+}
+
+/// Fills one log (untimed, transactions of 10,000), then reads it back with one `SELECT`.
+pub(crate) fn replay(db: &Path, sizes: Sizes) -> Result<Measured> {
+    const PID: &str = "replayed";
+    let conn = open(db, Sync::Full)?;
+    {
+        let mut insert = conn.prepare(INSERT)?;
+        let mut set_highest = conn.prepare(SET_HIGHEST)?;
+        let mut nr = 0u64;
+        while nr < sizes.replay as u64 {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            for _ in 0..10_000.min(sizes.replay as u64 - nr) {
+                nr += 1;
+                write_event(&mut insert, &mut set_highest, PID, nr)?;
+            }
+            conn.execute_batch("COMMIT")?;
+        }
+    }
+    // A reader of its own, as a recovering process would have.
+    let reader = open(db, Sync::Full)?;
+    let started = Instant::now();
+    let mut select = reader.prepare(
+        "SELECT sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer
+         FROM journal
+         WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3
+         ORDER BY sequence_nr",
+    )?;
+    let mut rows = select.query(params![PID, 1i64, i64::MAX])?;
+    let mut expected = 1i64;
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        let nr: i64 = row.get(0)?;
+        ensure!(nr == expected, "expected event {expected}, read {nr}");
+        let _serializer: i64 = row.get(1)?;
+        let _manifest: String = row.get(2)?;
+        let payload: Vec<u8> = row.get(3)?;
+        let _tags: String = row.get(4)?;
+        let _timestamp: i64 = row.get(5)?;
+        let _writer: String = row.get(6)?;
+        bytes += payload.len();
+        expected += 1;
+    }
+    let total = started.elapsed();
+    let read = (expected - 1) as usize;
+    ensure!(read == sizes.replay, "read {read} events");
+    ensure!(
+        bytes == read * super::EVENT_BYTES,
+        "read {bytes} payload bytes"
+    );
+    Ok(vec![(
+        "replay".to_owned(),
+        sizes.replay as f64 / total.as_secs_f64(),
+    )])
+}
