@@ -29,6 +29,21 @@ pub(crate) struct Metric {
     pub(crate) run: &'static str,
 }
 
+impl Metric {
+    /// Metrics from `(name, unit, run)` rows, as suites list them.
+    pub(crate) fn table<'a>(
+        rows: impl IntoIterator<Item = (&'a str, &'static str, &'static str)>,
+    ) -> Vec<Metric> {
+        rows.into_iter()
+            .map(|(name, unit, run)| Metric {
+                name: name.to_owned(),
+                unit,
+                run,
+            })
+            .collect()
+    }
+}
+
 /// What each suite (`actors`, later `remote`, `persistence`, `stream`) provides.
 #[derive(Debug)]
 pub(crate) struct Suite {

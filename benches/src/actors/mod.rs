@@ -74,13 +74,7 @@ fn metrics(quick: bool) -> Vec<Metric> {
         (IDLE_ALLOC, "bytes/actor", "spawn"),
         (TELL_ALLOCS, "allocs/msg", "tell_1"),
     ];
-    rows.into_iter()
-        .map(|(name, unit, run)| Metric {
-            name: name.to_owned(),
-            unit,
-            run,
-        })
-        .collect()
+    Metric::table(rows)
 }
 
 fn child(library: &str, run: &str, quick: bool) -> Result<Measured> {

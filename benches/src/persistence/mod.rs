@@ -122,13 +122,7 @@ fn metrics(_quick: bool) -> Vec<Metric> {
             "persist_1000",
         ),
     ];
-    rows.into_iter()
-        .map(|(name, unit, run)| Metric {
-            name: name.to_owned(),
-            unit,
-            run,
-        })
-        .collect()
+    Metric::table(rows)
 }
 
 fn child(library: &str, run: &str, quick: bool) -> Result<Measured> {

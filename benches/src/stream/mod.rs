@@ -43,13 +43,7 @@ pub(crate) fn suite() -> Suite {
 }
 
 fn metrics(_quick: bool) -> Vec<Metric> {
-    RUNS.iter()
-        .map(|&run| Metric {
-            name: run.to_owned(),
-            unit: "ns/item",
-            run,
-        })
-        .collect()
+    Metric::table(RUNS.iter().map(|&run| (run, "ns/item", run)))
 }
 
 fn child(library: &str, run: &str, quick: bool) -> Result<Measured> {
