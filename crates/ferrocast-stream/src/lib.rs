@@ -105,3 +105,5 @@ pub use watch::Termination;
 
 #[cfg(test)]
 mod lifecycle_test;
+#[cfg(test)]
+mod test_support;

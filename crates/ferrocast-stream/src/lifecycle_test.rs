@@ -2,34 +2,16 @@
 //! termination watching, cancellation, the queue source, and plugging
 //! `futures` streams and sinks in and out. Paused time throughout.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 
+use crate::test_support::{Boom, kind, ms, nz};
 use crate::{
     Flow, Keep, OverflowStrategy, QueueOfferResult, Sink, Source, StreamError, StreamErrorKind,
     StreamOps, Termination,
 };
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// The kind of a failed result, for matching.
-fn kind<T>(result: Result<T, StreamError>) -> Option<StreamErrorKind> {
-    result.err().map(|e| e.kind().clone())
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("boom {0}")]
-struct Boom(u32);
 
 #[tokio::test(start_paused = true)]
 async fn a_single_stream_source_runs_once() {

@@ -1,31 +1,17 @@
 //! Actor stages against real actors, under paused time.
 
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ferrocast_actor::{
     Actor, ActorError, ActorRef, ActorSystem, ActorSystemConfig, AskError, Context, ReplyTo,
 };
 use tokio::time::sleep;
 
+use crate::test_support::{kind, ms, nz};
 use crate::{
     ActorSink, ActorSource, Keep, OverflowStrategy, Sink, Source, StreamError, StreamErrorKind,
     StreamOps,
 };
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// The kind of a failed result, for matching.
-fn kind<T>(result: Result<T, StreamError>) -> Option<StreamErrorKind> {
-    result.err().map(|e| e.kind().clone())
-}
 
 fn system(name: &str) -> ActorSystem {
     match ActorSystem::new(name, ActorSystemConfig::default()) {

@@ -1,29 +1,15 @@
 //! Semantics of the substream, windowing, fan-in, keep-alive, batching and
 //! restart operators, under paused time.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 
+use crate::test_support::{kind, ms, nz};
 use crate::{
     Keep, OverflowStrategy, RestartSettings, Sink, Source, StreamError, StreamErrorKind, StreamOps,
 };
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// The kind of a failed result, for matching.
-fn kind<T>(result: Result<T, StreamError>) -> Option<StreamErrorKind> {
-    result.err().map(|e| e.kind().clone())
-}
 
 /// `0..n`, one element every `step`.
 fn ticking(n: u32, step: u64) -> Source<u32> {

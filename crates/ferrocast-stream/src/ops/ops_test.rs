@@ -1,33 +1,17 @@
 //! Operator semantics, run on tokio with paused time.
 
-use std::num::{NonZeroU32, NonZeroUsize};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 
+use crate::test_support::{Boom, kind, ms, nz};
 use crate::{
     Flow, Keep, OverflowStrategy, QueueOfferResult, Sink, Source, StreamError, StreamErrorKind,
     StreamOps, Termination, Throttle,
 };
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// The kind of a failed result, for matching.
-fn kind<T>(result: Result<T, StreamError>) -> Option<StreamErrorKind> {
-    result.err().map(|e| e.kind().clone())
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("boom {0}")]
-struct Boom(u32);
 
 #[tokio::test(start_paused = true)]
 async fn element_wise_operators_compose_and_blueprints_rerun() {
