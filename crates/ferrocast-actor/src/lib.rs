@@ -57,6 +57,9 @@
 //! - `shutdown`: [`CoordinatedShutdown`]; `dead_letters`: [`DeadLetter`];
 //!   `event_stream`: [`EventStream`]; `receptionist`: [`Receptionist`];
 //!   `watchers`: [`Watchers`], death watch for custom targets.
+//! - [`transport`]: the hooks through which ferrocast-remote carries
+//!   `ActorRef`s and `ReplyTo`s inside serialized messages (their serde
+//!   impls are behind the `serde` feature).
 //!
 //! Semantics (ordering, delivery, supervision) are in
 //! `docs/actors/semantics.md`; the mechanism (turns, lingering, the ask
@@ -82,6 +85,7 @@ mod supervision;
 mod system;
 mod target;
 mod timers;
+pub mod transport;
 mod watchers;
 
 pub use actor::{Actor, ActorError, Props};
@@ -99,7 +103,7 @@ pub use harness::{HarnessError, SyncHarness};
 pub use mailbox::{MailboxConfig, OverflowPolicy};
 pub use path::{ActorPath, InvalidName};
 pub use receptionist::{Listing, Receptionist, ServiceKey};
-pub use reply::ReplyTo;
+pub use reply::{ReplySink, ReplyTo};
 pub use shutdown::{CoordinatedShutdown, PHASES, ShutdownError, ShutdownReason};
 pub use supervision::{Backoff, Directive, Failure, SupervisorStrategy};
 pub use system::{ActorSystem, SystemError};

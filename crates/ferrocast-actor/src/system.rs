@@ -320,6 +320,12 @@ impl ActorSystem {
         self.inner.uid
     }
 
+    /// The per-system ask deadline keeper (none for a detached system), for
+    /// custom targets whose `ActorTarget::ask_timer` should use it.
+    pub fn ask_timer(&self) -> Option<&AskTimer> {
+        self.inner.ask_timer.as_deref()
+    }
+
     /// The configuration it runs with.
     pub fn config(&self) -> &ActorSystemConfig {
         &self.inner.config

@@ -52,6 +52,12 @@ pub enum StreamErrorKind {
         /// How many outputs there are.
         outputs: usize,
     },
+    /// A `group_by` met a new key while `max` substreams were open.
+    #[error("group_by met a new key with {max} substreams open")]
+    TooManySubstreams {
+        /// The `max_substreams` of the `group_by`.
+        max: usize,
+    },
     /// A blueprint built around a single stream or sink value (such as
     /// `Source::from_stream`) was materialized a second time.
     #[error("this blueprint wraps a single stream or sink and was already materialized")]

@@ -62,6 +62,65 @@ impl<In: Send + 'static, Out: Send + 'static> Flow<In, Out, ()> {
     /// to any stream of results: the way to plug a hand-written `Stream`
     /// into a pipeline. The function is called once per materialization.
     /// After the returned stream yields an `Err`, it is not polled again.
+    ///
+    /// The rules such a stage follows are in `docs/stream/semantics.md`
+    /// ("Writing a custom stage"). A model-serving stage with two inputs:
+    /// it scores records with the latest model, taking model updates as
+    /// they come without ever waiting for one.
+    ///
+    /// ```
+    /// use std::pin::Pin;
+    /// use std::task::{Context, Poll};
+    /// use futures_util::stream::Stream;
+    /// use ferrocast_stream::{Elements, Flow, Source, StreamError};
+    ///
+    /// struct Score {
+    ///     /// `None` once the model source has completed: the last model stays.
+    ///     models: Option<Elements<f64>>,
+    ///     records: Elements<f64>,
+    ///     model: Option<f64>,
+    /// }
+    ///
+    /// impl Stream for Score {
+    ///     type Item = Result<f64, StreamError>;
+    ///
+    ///     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    ///         let this = self.get_mut();
+    ///         // Every model update that is ready; a failure fails the stage.
+    ///         while let Some(models) = this.models.as_mut() {
+    ///             match models.as_mut().poll_next(cx) {
+    ///                 Poll::Ready(Some(Ok(model))) => this.model = Some(model),
+    ///                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+    ///                 Poll::Ready(None) => this.models = None,
+    ///                 Poll::Pending => break,
+    ///             }
+    ///         }
+    ///         // Pull one record per output (back-pressure); records that
+    ///         // arrive before any model are skipped.
+    ///         loop {
+    ///             match std::task::ready!(this.records.as_mut().poll_next(cx)) {
+    ///                 Some(Ok(x)) => match this.model {
+    ///                     Some(weight) => return Poll::Ready(Some(Ok(weight * x))),
+    ///                     None => continue,
+    ///                 },
+    ///                 end => return Poll::Ready(end), // completion or failure
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), StreamError> {
+    /// let models = Source::single(2.0);
+    /// let score = Flow::from_fn(move |records| Score {
+    ///     models: Some(models.materialize().0), // fresh for every run
+    ///     records,
+    ///     model: None,
+    /// });
+    /// let scores = Source::iter([1.0, 2.0, 3.0]).via(score).run_collect().await?;
+    /// assert_eq!(scores, vec![2.0, 4.0, 6.0]);
+    /// # Ok(()) }
+    /// ```
     pub fn from_fn<S, F>(stage: F) -> Self
     where
         F: Fn(Elements<In>) -> S + Send + Sync + 'static,

@@ -41,14 +41,25 @@
 //!   per family: element-wise, `map_async`, folds, grouping and windows,
 //!   [`Throttle`], `delay`, `buffer`, `batch`/`conflate`, fan-in (`merge`,
 //!   `zip`, `concat`, `interleave`, `merge_sorted`), substreams
-//!   (`flat_map_*`), `also_to`, recovery, timeouts, `keep_alive`.
+//!   (`flat_map_*`, `group_by`), `also_to`, recovery, timeouts,
+//!   `keep_alive`.
+//! - `sub_flow`: [`SubFlow`], the keyed substreams of
+//!   [`StreamOps::group_by`], and `merge_substreams`.
 //! - `queue`: the bounded queue and [`OverflowStrategy`] behind buffers,
 //!   `queue_source` ([`Source::queue`], [`SourceQueue`]) and actor sources.
 //! - `attached`: sinks driven inline by another stage; `fan_out`:
 //!   `Sink::broadcast`, `Sink::balance`, `Sink::partition` on top of it.
+//! - `graph`: [`GraphBuilder`], graphs beyond straight pipelines
+//!   (`broadcast`/`balance` junctions fanning out to branches, `merge`,
+//!   `zip`, `concat` fanning in, several sinks), with [`Outlet`],
+//!   [`Mat`]/[`Materialized`] for materialized values and [`GraphError`].
+//! - `waiters`: one waker that wakes many, for junctions whose outputs
+//!   share an upstream (`group_by`, graph fan-out).
 //! - `supervision`: [`Supervision`], the per-stage decision (stop, resume,
 //!   restart) of the `*_supervised` and `try_stateful_filter_map` stages.
-//! - `restart`: [`Source::restart_on_failures`] and [`RestartSettings`].
+//! - `restart`: [`RestartSettings`] and the wrappers that re-materialize a
+//!   stage with backoff: [`Source::restart_on_failures`],
+//!   [`Flow::restart_on_failures`], [`Sink::restart_with_backoff`].
 //! - `kill_switch`: [`UniqueKillSwitch`], [`SharedKillSwitch`];
 //!   `watch`: `Flow::watch_termination` and [`Termination`].
 //! - `actor`: the ask stage ([`StreamOps::ask`]), [`ActorSink`] and
@@ -57,7 +68,9 @@
 //! Custom stages: [`StreamOps::stateful_filter_map`] for per-element state,
 //! or any `futures::Stream` over the upstream [`Elements`] attached with
 //! [`StreamOps::via_fn`] / [`Flow::from_fn`] (or [`Flow::from_materializer`]
-//! when the stage hands out a materialized value).
+//! when the stage hands out a materialized value); [`Flow::from_fn`] shows
+//! a model-serving stage written that way, and the rules are in the
+//! semantics page ("Writing a custom stage").
 //!
 //! Semantics (back-pressure, materialization, errors, ordering) are in
 //! `docs/stream/semantics.md`.
@@ -74,6 +87,7 @@ mod elements;
 mod error;
 mod fan_out;
 mod flow;
+mod graph;
 mod keep;
 mod kill_switch;
 mod ops;
@@ -83,7 +97,9 @@ mod restart;
 mod runnable;
 mod sink;
 mod source;
+mod sub_flow;
 mod supervision;
+mod waiters;
 mod watch;
 
 pub use actor::{ActorSink, ActorSource};
@@ -91,6 +107,7 @@ pub use completion::Completion;
 pub use elements::Elements;
 pub use error::{StreamError, StreamErrorKind};
 pub use flow::Flow;
+pub use graph::{GraphBuilder, GraphError, Mat, Materialized, Outlet};
 pub use keep::Keep;
 pub use kill_switch::{SharedKillSwitch, UniqueKillSwitch};
 pub use ops::{InvalidThrottle, StreamOps, Throttle};
@@ -100,6 +117,7 @@ pub use restart::{InvalidRestartSettings, RestartSettings};
 pub use runnable::{RunnableGraph, StreamTask};
 pub use sink::Sink;
 pub use source::Source;
+pub use sub_flow::{GroupBy, SubFlow, Substream};
 pub use supervision::Supervision;
 pub use watch::Termination;
 

@@ -84,3 +84,14 @@ impl<T: Clone + Send + 'static> Stream for AlsoTo<T> {
         }
     }
 }
+
+/// The `via_fn` stage of `also_to`.
+pub(crate) fn also_to<T, M>(
+    sink: Sink<T, M>,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Clone + Send + 'static,
+    M: 'static,
+{
+    move |upstream| Box::pin(AlsoTo::new(upstream, &sink))
+}

@@ -267,3 +267,153 @@ where
         }
     }
 }
+
+// Stage factories for `StreamOps`: each returns the `via_fn` stage.
+
+pub(crate) fn map<T, U, F>(f: F) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> U + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(Map {
+            upstream,
+            f: f.clone(),
+        })
+    }
+}
+
+pub(crate) fn try_map<T, U, E, F>(
+    f: F,
+    decider: Option<Arc<Decider>>,
+) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+    F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(TryMap {
+            upstream: Some(upstream),
+            f: f.clone(),
+            decider: decider.clone(),
+        })
+    }
+}
+
+pub(crate) fn filter<T, F>(f: F) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    F: Fn(&T) -> bool + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(Filter {
+            upstream,
+            f: f.clone(),
+        })
+    }
+}
+
+pub(crate) fn filter_map<T, U, F>(
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> Option<U> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(FilterMap {
+            upstream,
+            f: f.clone(),
+        })
+    }
+}
+
+pub(crate) fn stateful_filter_map<T, S, U, Init, F>(
+    init: Init,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    S: Send + 'static,
+    Init: Fn() -> S + Send + Sync + 'static,
+    F: Fn(&mut S, T) -> Option<U> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(StatefulFilterMap {
+            upstream,
+            state: init(),
+            f: f.clone(),
+        })
+    }
+}
+
+pub(crate) fn try_stateful_filter_map<T, S, U, E, Init, F>(
+    init: Init,
+    decider: Arc<Decider>,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    S: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+    Init: Fn() -> S + Send + Sync + 'static,
+    F: Fn(&mut S, T) -> Result<Option<U>, E> + Send + Sync + 'static,
+{
+    let (init, f) = (Arc::new(init), Arc::new(f));
+    move |upstream| {
+        Box::pin(TryStatefulFilterMap {
+            upstream: Some(upstream),
+            state: init(),
+            init: init.clone(),
+            f: f.clone(),
+            decider: decider.clone(),
+        })
+    }
+}
+
+pub(crate) fn take<T: Send + 'static>(
+    n: u64,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static {
+    move |upstream| {
+        Box::pin(Take {
+            upstream: Some(upstream),
+            remaining: n,
+        })
+    }
+}
+
+pub(crate) fn skip<T: Send + 'static>(
+    n: u64,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static {
+    move |upstream| {
+        Box::pin(Skip {
+            upstream,
+            remaining: n,
+        })
+    }
+}
+
+pub(crate) fn take_while<T, F>(f: F) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    F: Fn(&T) -> bool + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(TakeWhile {
+            upstream: Some(upstream),
+            f: f.clone(),
+        })
+    }
+}

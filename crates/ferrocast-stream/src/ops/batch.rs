@@ -90,3 +90,19 @@ where
         Poll::Ready(Some(Ok(batch)))
     }
 }
+
+/// The `via_fn` stage of `batch` (and `conflate`).
+pub(crate) fn batch<T, S, Seed, Agg>(
+    max: usize,
+    seed: Seed,
+    aggregate: Agg,
+) -> impl Fn(Elements<T>) -> Elements<S> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    S: Send + 'static,
+    Seed: Fn(T) -> S + Send + Sync + 'static,
+    Agg: Fn(S, T) -> S + Send + Sync + 'static,
+{
+    let (seed, aggregate) = (Arc::new(seed), Arc::new(aggregate));
+    move |upstream| Box::pin(Batch::new(upstream, max, seed.clone(), aggregate.clone()))
+}

@@ -91,3 +91,11 @@ impl<T> Drop for Buffer<T> {
         }
     }
 }
+
+/// The `via_fn` stage of `buffer`.
+pub(crate) fn buffer<T: Send + 'static>(
+    capacity: usize,
+    strategy: OverflowStrategy,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static {
+    move |upstream| Box::pin(Buffer::new(upstream, capacity, strategy))
+}

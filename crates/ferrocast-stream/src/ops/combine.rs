@@ -4,12 +4,15 @@
 //! A failure of either input fails the stage at once and cancels the other.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::stream::Stream;
 
 use crate::elements::Elements;
 use crate::error::StreamError;
+use crate::ops::basic::Map;
+use crate::source::Source;
 
 pub(crate) struct Merge<T> {
     /// The inputs; `None` once completed.
@@ -282,4 +285,80 @@ impl<T: Ord> Stream for MergeSorted<T> {
         };
         Poll::Ready(this.heads[pick].take().map(Ok))
     }
+}
+
+// Stage factories for `StreamOps`: each materializes `other` with the
+// stage and discards its materialized value.
+
+pub(crate) fn merge<T, M>(
+    other: Source<T, M>,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    M: 'static,
+{
+    move |upstream| Box::pin(Merge::new(upstream, other.materialize().0))
+}
+
+pub(crate) fn zip<T, U, M>(
+    other: Source<U, M>,
+) -> impl Fn(Elements<T>) -> Elements<(T, U)> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    M: 'static,
+{
+    move |upstream| Box::pin(Zip::new(upstream, other.materialize().0))
+}
+
+pub(crate) fn zip_with<T, U, V, M, F>(
+    other: Source<U, M>,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<V> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    V: Send + 'static,
+    M: 'static,
+    F: Fn(T, U) -> V + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        let f = f.clone();
+        Box::pin(Map {
+            upstream: Box::pin(Zip::new(upstream, other.materialize().0)),
+            f: Arc::new(move |(a, b)| f(a, b)),
+        })
+    }
+}
+
+pub(crate) fn concat<T, M>(
+    other: Source<T, M>,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    M: 'static,
+{
+    move |upstream| Box::pin(Concat::new(upstream, other.materialize().0))
+}
+
+pub(crate) fn interleave<T, M>(
+    other: Source<T, M>,
+    segment: usize,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    M: 'static,
+{
+    move |upstream| Box::pin(Interleave::new(upstream, other.materialize().0, segment))
+}
+
+pub(crate) fn merge_sorted<T, M>(
+    other: Source<T, M>,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Ord + Send + 'static,
+    M: 'static,
+{
+    move |upstream| Box::pin(MergeSorted::new(upstream, other.materialize().0))
 }

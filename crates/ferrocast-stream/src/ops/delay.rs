@@ -82,3 +82,11 @@ impl<T> Stream for Delay<T> {
         Poll::Ready(this.waiting.pop_front().map(|(_, item)| Ok(item)))
     }
 }
+
+/// The `via_fn` stage of `delay`.
+pub(crate) fn delay<T: Send + 'static>(
+    by: Duration,
+    capacity: usize,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static {
+    move |upstream| Box::pin(Delay::new(upstream, by, capacity))
+}

@@ -123,3 +123,38 @@ where
         }
     }
 }
+
+// Stage factories for `StreamOps`: each returns the `via_fn` stage.
+
+pub(crate) fn flat_map_concat<T, U, M, F>(
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    M: 'static,
+    F: Fn(T) -> Source<U, M> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(FlatMapConcat {
+            upstream: Some(upstream),
+            f: f.clone(),
+            inner: None,
+        })
+    }
+}
+
+pub(crate) fn flat_map_merge<T, U, M, F>(
+    breadth: usize,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    M: 'static,
+    F: Fn(T) -> Source<U, M> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| Box::pin(FlatMapMerge::new(upstream, f.clone(), breadth))
+}

@@ -129,3 +129,59 @@ impl<T, F: Fn(T, T) -> T> Stream for Reduce<T, F> {
         }
     }
 }
+
+// Stage factories for `StreamOps`: each returns the `via_fn` stage.
+
+pub(crate) fn scan<T, A, F>(
+    zero: A,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<A> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    A: Clone + Send + Sync + 'static,
+    F: Fn(A, T) -> A + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(Scan {
+            upstream: Some(upstream),
+            f: f.clone(),
+            acc: Some(zero.clone()),
+            zero_emitted: false,
+        })
+    }
+}
+
+pub(crate) fn fold<T, A, F>(
+    zero: A,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<A> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    A: Clone + Send + Sync + 'static,
+    F: Fn(A, T) -> A + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(Fold {
+            upstream: Some(upstream),
+            f: f.clone(),
+            acc: Some(zero.clone()),
+        })
+    }
+}
+
+pub(crate) fn reduce<T, F>(f: F) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    F: Fn(T, T) -> T + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(Reduce {
+            upstream: Some(upstream),
+            f: f.clone(),
+            acc: None,
+        })
+    }
+}

@@ -174,3 +174,48 @@ impl<T: Clone> Stream for Sliding<T> {
         }
     }
 }
+
+// Stage factories for `StreamOps`: each returns the `via_fn` stage.
+
+pub(crate) fn grouped<T: Send + 'static>(
+    size: usize,
+) -> impl Fn(Elements<T>) -> Elements<Vec<T>> + Send + Sync + 'static {
+    move |upstream| {
+        Box::pin(Grouped {
+            upstream: Some(upstream),
+            size,
+            group: Vec::with_capacity(size),
+        })
+    }
+}
+
+pub(crate) fn grouped_within<T: Send + 'static>(
+    size: usize,
+    window: Duration,
+) -> impl Fn(Elements<T>) -> Elements<Vec<T>> + Send + Sync + 'static {
+    move |upstream| {
+        Box::pin(GroupedWithin {
+            upstream: Some(upstream),
+            size,
+            window,
+            group: Vec::with_capacity(size),
+            timer: None,
+        })
+    }
+}
+
+pub(crate) fn sliding<T: Clone + Send + 'static>(
+    size: usize,
+    step: usize,
+) -> impl Fn(Elements<T>) -> Elements<Vec<T>> + Send + Sync + 'static {
+    move |upstream| {
+        Box::pin(Sliding {
+            upstream: Some(upstream),
+            size,
+            step,
+            window: std::collections::VecDeque::with_capacity(size),
+            fresh: 0,
+            skip: 0,
+        })
+    }
+}

@@ -62,3 +62,16 @@ impl<T, F: Fn() -> T> Stream for KeepAlive<T, F> {
         }
     }
 }
+
+/// The `via_fn` stage of `keep_alive`.
+pub(crate) fn keep_alive<T, F>(
+    max_idle: Duration,
+    make: F,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    move |upstream| Box::pin(KeepAlive::new(upstream, max_idle, make.clone()))
+}

@@ -127,3 +127,39 @@ impl<T, F, S: Default> MapAsync<T, F, S> {
         Err(e)
     }
 }
+
+/// The `via_fn` stage of the `map_async` family: results in upstream order
+/// (`ordered`) or in completion order.
+pub(crate) fn map_async<T, U, Fut, F>(
+    parallelism: usize,
+    ordered: bool,
+    decider: Option<Arc<Decider>>,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    Fut: Future<Output = Result<U, StreamError>> + Send + 'static,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| -> Elements<U> {
+        if ordered {
+            Box::pin(MapAsync::new(
+                upstream,
+                f.clone(),
+                parallelism,
+                FuturesOrdered::new(),
+                decider.clone(),
+            ))
+        } else {
+            Box::pin(MapAsync::new(
+                upstream,
+                f.clone(),
+                parallelism,
+                FuturesUnordered::new(),
+                decider.clone(),
+            ))
+        }
+    }
+}

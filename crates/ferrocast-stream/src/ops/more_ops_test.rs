@@ -195,6 +195,7 @@ async fn restart_on_failures_backs_off_and_gives_up() {
         min_backoff: ms(100),
         max_backoff: ms(300),
         max_restarts: 3,
+        max_restarts_within: None,
     };
     let source = Source::restart_on_failures(settings, move || {
         let run = counter.fetch_add(1, Ordering::SeqCst);
@@ -240,6 +241,7 @@ async fn restart_settings_are_validated() {
         min_backoff: ms(10),
         max_backoff: ms(1),
         max_restarts: 1,
+        max_restarts_within: None,
     };
     assert!(Source::restart_on_failures(settings, || Source::single(1)).is_err());
 }

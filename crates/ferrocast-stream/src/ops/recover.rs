@@ -8,6 +8,7 @@ use futures_util::stream::Stream;
 
 use crate::elements::Elements;
 use crate::error::StreamError;
+use crate::source::Source;
 
 pub(crate) struct Recover<T, F> {
     pub(crate) upstream: Option<Elements<T>>,
@@ -79,5 +80,40 @@ where
                 }
             }
         }
+    }
+}
+
+// Stage factories for `StreamOps`: each returns the `via_fn` stage.
+
+pub(crate) fn recover<T, F>(f: F) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    F: Fn(&StreamError) -> Option<T> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(Recover {
+            upstream: Some(upstream),
+            f: f.clone(),
+        })
+    }
+}
+
+pub(crate) fn recover_with_retries<T, M, F>(
+    attempts: Option<u32>,
+    f: F,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    M: 'static,
+    F: Fn(&StreamError) -> Option<Source<T, M>> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    move |upstream| {
+        Box::pin(RecoverWithRetries {
+            upstream: Some(upstream),
+            f: f.clone(),
+            attempts,
+        })
     }
 }

@@ -198,6 +198,19 @@ impl<T, C: Fn(&T) -> u32> Stream for ThrottleStage<T, C> {
     }
 }
 
+/// The `via_fn` stage of `throttle_weighted`.
+pub(crate) fn throttle<T, C>(
+    throttle: Throttle,
+    cost: C,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
+where
+    T: Send + 'static,
+    C: Fn(&T) -> u32 + Send + Sync + 'static,
+{
+    let cost = Arc::new(cost);
+    move |upstream| Box::pin(ThrottleStage::new(upstream, throttle, cost.clone()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

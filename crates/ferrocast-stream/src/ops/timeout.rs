@@ -86,3 +86,11 @@ impl<T> Stream for Timeout<T> {
         }
     }
 }
+
+/// The `via_fn` stage of `idle_timeout` and `completion_timeout`.
+pub(crate) fn timeout<T: Send + 'static>(
+    kind: Kind,
+    after: Duration,
+) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static {
+    move |upstream| Box::pin(Timeout::new(upstream, kind, after))
+}
