@@ -15,8 +15,8 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "cargo test (unit and integration)"
-cargo test --workspace --all-targets --all-features --locked
+step "cargo test (unit and integration, with a throwaway PostgreSQL)"
+scripts/with-postgres.sh cargo test --workspace --all-targets --all-features --locked
 
 step "cargo test --doc"
 cargo test --workspace --doc --all-features --locked

@@ -1,9 +1,11 @@
-//! Ferrocast through its public API: one `ActorSystem`, one shared `Arc<SqliteStore>`
-//! (`SqliteConfig::new(path)` defaults, only `synchronous` varied), entities spawned as
-//! `EventSourcedActor`s. A persist is an `ask` whose reply the entity sends once the event
+//! Ferrocast through its public API: one `ActorSystem`, one shared store (`Arc<SqliteStore>`
+//! with `SqliteConfig::new(path)` defaults, only `synchronous` varied; or, for the
+//! `persistence-postgres` suite, `Arc<PostgresStore>` with `PostgresConfig` defaults),
+//! entities spawned as `EventSourcedActor`s. A persist is an `ask` whose reply the entity sends once the event
 //! is stored and applied (`Effect::persist(..).then_reply(..)`), so every measured persist
 //! is acknowledged as durable.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +17,7 @@ use ferrocast_persistence::{
     Journal, Payload, PersistenceId, PersistentRepr, SequenceNr, Serialization, Serializer,
     SerializerId, WriterId,
 };
+use ferrocast_persistence_postgres::{PostgresConfig, PostgresStore};
 use ferrocast_persistence_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 use super::{ENTITIES, EVENT_BYTES, MANIFEST, SERIALIZER_ID, Sizes, Sync};
@@ -100,7 +103,28 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-async fn open(db: &Path, sync: Sync) -> Result<Arc<SqliteStore>> {
+/// A backend the runs measure: a journal that counts its group commits.
+pub(crate) trait Store: Journal {
+    /// Commits so far and the write requests they carried.
+    fn commits(&self) -> (u64, u64);
+}
+
+impl Store for SqliteStore {
+    fn commits(&self) -> (u64, u64) {
+        let s = self.commit_stats();
+        (s.commits, s.requests)
+    }
+}
+
+impl Store for PostgresStore {
+    fn commits(&self) -> (u64, u64) {
+        let s = self.commit_stats();
+        (s.commits, s.requests)
+    }
+}
+
+/// The SQLite store of a run.
+pub(crate) async fn open_sqlite(db: &Path, sync: Sync) -> Result<Arc<SqliteStore>> {
     let mut config = SqliteConfig::new(db);
     config.synchronous = match sync {
         Sync::Full => Synchronous::Full,
@@ -109,13 +133,19 @@ async fn open(db: &Path, sync: Sync) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(SqliteStore::open(config).await?))
 }
 
-fn spawn(
+/// The PostgreSQL store of a run, on its own schema.
+pub(crate) async fn open_postgres(url: &str, schema: &str) -> Result<Arc<PostgresStore>> {
+    let config = PostgresConfig::from_url(url)?.with_schema(schema);
+    Ok(Arc::new(PostgresStore::open(config).await?))
+}
+
+fn spawn<S: Store>(
     system: &ActorSystem,
-    store: &Arc<SqliteStore>,
+    store: &Arc<S>,
     pid: &str,
     config: EventSourcedConfig,
 ) -> Result<ActorRef<Cmd>> {
-    let setup = EventSourcedSetup::<Entity, _>::new(
+    let setup = EventSourcedSetup::<Entity, S>::new(
         PersistenceId::new(pid)?,
         store.clone(),
         Serialization::new(MANIFEST, RawBytes),
@@ -129,10 +159,13 @@ async fn persist(entity: &ActorRef<Cmd>) -> Result<u64> {
 }
 
 /// `sqlite_persist_1_entity` and its p50/p99: sequential asks to one entity.
-pub(crate) fn persist_1(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measured> {
+pub(crate) fn persist_1<S: Store>(
+    open: impl Future<Output = Result<Arc<S>>>,
+    sizes: Sizes,
+) -> Result<Measured> {
     runtime()?.block_on(async move {
         let system = ActorSystem::new("bench", ActorSystemConfig::default())?;
-        let store = open(db, sync).await?;
+        let store = open.await?;
         let entity = spawn(&system, &store, "entity-0", EventSourcedConfig::default())?;
         for _ in 0..sizes.warmup {
             persist(&entity).await?;
@@ -156,10 +189,13 @@ pub(crate) fn persist_1(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measured>
 
 /// `sqlite_persist_1000_entities`: 1,000 entities, each driven by its own task doing
 /// sequential asks (one persist in flight per entity), all at once.
-pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measured> {
+pub(crate) fn persist_1000<S: Store>(
+    open: impl Future<Output = Result<Arc<S>>>,
+    sizes: Sizes,
+) -> Result<Measured> {
     runtime()?.block_on(async move {
         let system = ActorSystem::new("bench", ActorSystemConfig::default())?;
-        let store = open(db, sync).await?;
+        let store = open.await?;
         let mut entities = Vec::with_capacity(ENTITIES);
         for i in 0..ENTITIES {
             entities.push(spawn(
@@ -174,7 +210,7 @@ pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measur
             entity.ask(Cmd::Get, ASK_TIMEOUT).await?;
         }
         let per_entity = (sizes.many / ENTITIES) as u64;
-        let before = store.commit_stats();
+        let before = store.commits();
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for entity in entities {
@@ -191,9 +227,9 @@ pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measur
             ensure!(last == per_entity, "an entity counted {last} events");
         }
         let total = started.elapsed();
-        let after = store.commit_stats();
+        let after = store.commits();
         let events = per_entity * ENTITIES as u64;
-        let commits = after.commits - before.commits;
+        let commits = after.0 - before.0;
         Ok(vec![
             (
                 "persist_1000_entities".to_owned(),
@@ -201,7 +237,7 @@ pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measur
             ),
             (
                 "1000_entities_events_per_commit".to_owned(),
-                (after.requests - before.requests) as f64 / commits.max(1) as f64,
+                (after.1 - before.1) as f64 / commits.max(1) as f64,
             ),
         ])
     })
@@ -211,10 +247,13 @@ pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measur
 /// 1,000), then times the recovery of a new entity on it, from spawn until it answers
 /// its first command. Recovery reads the log through `Journal::replay` in pages of the
 /// default `replay_batch` (1,024), decodes every event and folds it into the state.
-pub(crate) fn replay(db: &Path, sizes: Sizes) -> Result<Measured> {
+pub(crate) fn replay<S: Store>(
+    open: impl Future<Output = Result<Arc<S>>>,
+    sizes: Sizes,
+) -> Result<Measured> {
     runtime()?.block_on(async move {
         let system = ActorSystem::new("bench", ActorSystemConfig::default())?;
-        let store = open(db, Sync::Full).await?;
+        let store = open.await?;
         let pid = PersistenceId::new("replayed")?;
         let writer = WriterId::new("bench")?;
         let now = SystemTime::now();

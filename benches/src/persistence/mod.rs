@@ -9,7 +9,9 @@
 //! under `std::env::temp_dir()` and deletes it before reporting.
 
 mod ferrocast;
+pub(crate) mod postgres;
 mod raw;
+mod raw_postgres;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -142,9 +144,13 @@ fn child(library: &str, run: &str, quick: bool) -> Result<Measured> {
         Sync::Normal => "sqlite_normal",
     };
     let measured = match (library, what) {
-        ("ferrocast", "persist_1") => ferrocast::persist_1(&db, sync, sizes)?,
-        ("ferrocast", "persist_1000") => ferrocast::persist_1000(&db, sync, sizes)?,
-        ("ferrocast", _) => ferrocast::replay(&db, sizes)?,
+        ("ferrocast", "persist_1") => {
+            ferrocast::persist_1(ferrocast::open_sqlite(&db, sync), sizes)?
+        }
+        ("ferrocast", "persist_1000") => {
+            ferrocast::persist_1000(ferrocast::open_sqlite(&db, sync), sizes)?
+        }
+        ("ferrocast", _) => ferrocast::replay(ferrocast::open_sqlite(&db, Sync::Full), sizes)?,
         ("rusqlite", "persist_1") => raw::persist_1(&db, sync, sizes)?,
         ("rusqlite", "persist_1000") => raw::persist_1000(&db, sync, sizes)?,
         ("rusqlite", _) => raw::replay(&db, sizes)?,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::failure_detector::DetectorSettings;
+use crate::tls::TlsConfig;
 
 /// How a node's remoting runs. Defaults follow Akka Artery's where a
 /// counterpart exists.
@@ -18,6 +19,8 @@ pub struct RemoteConfig {
     /// A shared secret: connections must prove they know it (an HMAC of
     /// a per-connection challenge), or the handshake is refused.
     pub secret: Option<String>,
+    /// TLS for every connection (optionally mutual); `None` is plain TCP.
+    pub tls: Option<TlsConfig>,
     /// Bound of each outbound lane's queue, in encoded bytes. A full queue
     /// drops `tell`s (dead letters, counted) and makes `send` wait.
     pub outbound_lane_bytes: usize,
@@ -56,6 +59,7 @@ impl Default for RemoteConfig {
             bind_port: 2552,
             canonical_host: None,
             secret: None,
+            tls: None,
             outbound_lane_bytes: 8 << 20,
             max_frame_size: 256 << 10,
             max_large_frame_size: 4 << 20,

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use prost::Message;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout};
 
@@ -22,6 +22,11 @@ use crate::association::{Association, CONTROL, LANE_NAMES, LARGE};
 use crate::frame::{self, FrameReader};
 use crate::protocol::{self, Address, Handshake, HandshakeRsp, Hello, PROTOCOL_VERSION, kind};
 use crate::remoting::Shared;
+
+/// A connection, plain or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub(crate) type Conn = Box<dyn Io>;
 
 /// Largest handshake frame.
 const HANDSHAKE_MAX: usize = 64 * 1024;
@@ -112,8 +117,26 @@ fn check_handshake(shared: &Shared, hs: &Handshake, nonce: &[u8]) -> Result<Node
     Ok(address)
 }
 
-async fn inbound(shared: Arc<Shared>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+async fn inbound(shared: Arc<Shared>, tcp: TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let mut stream: Conn = match &shared.tls {
+        None => Box::new(tcp),
+        Some(tls) => match timeout(shared.config.handshake_timeout, tls.accept(tcp)).await {
+            Ok(Ok(s)) => Box::new(s),
+            failed => {
+                shared
+                    .counters
+                    .handshakes_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                let reason = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                tracing::warn!(%reason, "inbound TLS handshake failed");
+                return;
+            }
+        },
+    };
     let mut nonce = [0u8; 16];
     if SystemRandom::new().fill(&mut nonce).is_err() {
         tracing::error!("no system randomness for the handshake challenge");
@@ -203,7 +226,7 @@ async fn read_frames(
     peer_uid: u64,
     lane: usize,
     mut reader: FrameReader,
-    mut stream: TcpStream,
+    mut stream: Conn,
 ) {
     let mut closed = shared.closed.subscribe();
     loop {
@@ -250,15 +273,19 @@ async fn read_frames(
 }
 
 /// Connects one lane and runs the handshake; returns the stream.
-async fn connect(
-    shared: &Shared,
-    assoc: &Arc<Association>,
-    lane: usize,
-) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect(assoc.remote.host_port())
+async fn connect(shared: &Shared, assoc: &Arc<Association>, lane: usize) -> Result<Conn, String> {
+    let tcp = TcpStream::connect(assoc.remote.host_port())
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
+    let mut stream: Conn = match &shared.tls {
+        None => Box::new(tcp),
+        Some(tls) => Box::new(
+            tls.connect(&assoc.remote.host, tcp)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?,
+        ),
+    };
     let mut reader = FrameReader::new(HANDSHAKE_MAX);
     let (k, body) = reader
         .read_frame(&mut stream)
@@ -365,7 +392,7 @@ pub(crate) async fn lane_writer(shared: Arc<Shared>, assoc: Arc<Association>, la
         // Nothing is read after the handshake: a read that completes means
         // the peer closed (or reset) the connection, noticed at once
         // rather than at the next failing write.
-        let (mut rd, mut stream) = stream.into_split();
+        let (mut rd, mut stream) = tokio::io::split(stream);
         let mut probe = [0u8; 1];
         loop {
             if assoc.generation.load(Ordering::Acquire) != generation || shared.is_closed() {

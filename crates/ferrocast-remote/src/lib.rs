@@ -64,6 +64,7 @@
 //!   readers and lane writers. `frame`, `protocol`: the wire format.
 //! - `refs`: remote `ActorRef`/`ReplyTo` targets and the typed glue.
 //! - `failure_detector`: [`PhiAccrualDetector`], sans IO.
+//! - `tls`: [`TlsConfig`], rustls sessions for every lane connection.
 //! - `config`: [`RemoteConfig`]; `metrics`: [`RemoteMetrics`].
 //!
 //! Semantics are in `docs/remote/semantics.md`.
@@ -71,7 +72,8 @@
 //! # Dependencies
 //! `prost` for the evolvable internal protocol; `postcard` (compact binary)
 //! and `serde_json` (readable) for user messages; `ring` for the HMAC of
-//! the shared-secret handshake; `tokio` for TCP, tasks and time.
+//! the shared-secret handshake; `rustls`/`tokio-rustls` (ring provider)
+//! for TLS; `tokio` for TCP, tasks and time.
 
 mod address;
 mod association;
@@ -84,6 +86,7 @@ mod protocol;
 mod refs;
 mod remoting;
 mod serialization;
+mod tls;
 
 pub use address::{AddressError, NodeAddress, RemotePath, SCHEME, UniqueAddress};
 pub use config::{RemoteConfig, RemoteConfigError};
@@ -95,3 +98,4 @@ pub use remoting::{ExposeError, RemoteEvent, Remoting, ResolveError, StartError}
 pub use serialization::{
     Binary, CodecError, InboundError, Json, Registry, RegistryError, Serializer,
 };
+pub use tls::{TlsConfig, TlsError};

@@ -132,7 +132,13 @@ impl<M: Send + 'static> MessageTarget<M> for RemoteTarget<M> {
     fn tell(&self, msg: M) {
         if let Err(e) = self.try_tell(msg) {
             let reason = match e {
-                TrySendError::Full(_) => DeadLetterReason::MailboxFull,
+                TrySendError::Full(_) => {
+                    self.shared
+                        .counters
+                        .dropped_overflow
+                        .fetch_add(1, Ordering::Relaxed);
+                    DeadLetterReason::MailboxFull
+                }
                 TrySendError::Closed(_) => DeadLetterReason::Terminated,
             };
             self.dead_letter(reason);

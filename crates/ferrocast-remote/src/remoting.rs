@@ -64,6 +64,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS material cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Not called inside a tokio runtime.
     #[error("remoting must start inside a tokio runtime")]
     NoRuntime,
@@ -132,6 +135,7 @@ pub(crate) struct Shared {
     pub(crate) config: RemoteConfig,
     pub(crate) local: UniqueAddress,
     pub(crate) handle: tokio::runtime::Handle,
+    pub(crate) tls: Option<crate::tls::Tls>,
     pub(crate) exports: RwLock<Exports>,
     replies: Mutex<HashMap<u64, PendingReply>>,
     next_reply: AtomicU64,
@@ -173,6 +177,7 @@ impl Remoting {
     ) -> Result<Self, StartError> {
         config.validate()?;
         let handle = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let tls = config.tls.as_ref().map(crate::tls::Tls::load).transpose()?;
         let bind = NodeAddress::new(system.name(), config.bind_host.clone(), config.bind_port);
         let listener = tokio::net::TcpListener::bind(bind.host_port())
             .await
@@ -202,6 +207,7 @@ impl Remoting {
             config,
             local,
             handle,
+            tls,
             exports: RwLock::new(Exports::default()),
             replies: Mutex::new(HashMap::new()),
             next_reply: AtomicU64::new(1),
@@ -516,12 +522,8 @@ impl Shared {
                     lock(&self.replies).remove(id);
                 }
                 match e {
-                    PushError::Full => {
-                        self.counters
-                            .dropped_overflow
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
-                    PushError::Closed => {}
+                    // Not a drop yet: `tell` counts it, `send` waits.
+                    PushError::Full | PushError::Closed => {}
                     PushError::Oversized(n) => {
                         let c = self
                             .counters

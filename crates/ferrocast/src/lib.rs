@@ -34,6 +34,7 @@
 //! - `stream`: `stream` (back-pressured streams, actor stages).
 //! - `persistence`: `persistence` (event sourcing, in-memory backend, TCK).
 //! - `persistence-sqlite`: `persistence_sqlite` (the embedded SQLite journal).
+//! - `persistence-postgres`: `persistence_postgres` (the PostgreSQL journal).
 
 /// Typed actors: the runtime, supervision, death watch, timers, mailboxes.
 pub use ferrocast_actor as actor;
@@ -53,6 +54,10 @@ pub use ferrocast_persistence as persistence;
 /// The embedded default journal: one SQLite file.
 #[cfg(feature = "persistence-sqlite")]
 pub use ferrocast_persistence_sqlite as persistence_sqlite;
+
+/// The server journal: the tables of one PostgreSQL schema.
+#[cfg(feature = "persistence-postgres")]
+pub use ferrocast_persistence_postgres as persistence_postgres;
 
 /// The names most programs use.
 pub mod prelude {

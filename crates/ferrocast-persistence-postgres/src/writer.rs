@@ -1,0 +1,403 @@
+//! The writer task: the only connection that writes, with group commit.
+//!
+//! Write requests from every entity queue on a channel. The task takes the
+//! first, then whatever else is already queued (up to `max_batch`), and
+//! commits them all in one transaction, in two round trips when the group
+//! only writes events (statements on one line are pipelined: sent together,
+//! run in order by the server):
+//!
+//! ```text
+//! BEGIN; SELECT pg_advisory_xact_lock(..) | SELECT highest .. = ANY($1)
+//!     plan::plan, in memory: conflicts fail their own request only
+//! WITH .. INSERT journal, event_tags, journal_highest (UNNEST) | COMMIT
+//! ```
+//!
+//! The lock is taken in a statement of its own so that the `SELECT` after
+//! it (a new snapshot, READ COMMITTED) sees every commit of the previous
+//! holder. Snapshot, delete and durable-state statements run in request
+//! order between the two lines; the last statement always travels with the
+//! `COMMIT`. A pipelined `COMMIT` after a failed statement only rolls back,
+//! and the statement's error fails the group, so nothing failed is ever
+//! acknowledged.
+//!
+//! Nothing waits to fill a batch: under light load a batch is one request,
+//! under heavy load it grows by itself while the previous commit runs. If
+//! a statement or the commit fails, the transaction is rolled back and
+//! every request of the group gets that error (whether it was written is
+//! then unknown to the caller, as the contracts allow); a lost connection
+//! is opened again for the next group.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::future::{try_join, try_join3};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::{Client, Statement};
+
+use crate::codec::millis;
+use crate::config::PostgresConfig;
+use crate::error::PostgresError;
+use crate::plan::{self, EventRun, Op, Outcome, Step};
+use crate::schema::{self, lock_sql};
+
+/// How well group commit works: requests per commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed (or attempted).
+    pub commits: u64,
+    /// Write requests they carried.
+    pub requests: u64,
+}
+
+/// Counters the writer task updates and the store reads.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    commits: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> CommitStats {
+        CommitStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One write and where its outcome goes.
+pub(crate) struct Request {
+    pub(crate) op: Op,
+    pub(crate) reply: oneshot::Sender<Result<Outcome, PostgresError>>,
+}
+
+/// The writer's connection and its statements, prepared once: a group
+/// runs a few statements, so preparing per group would double its round
+/// trips.
+struct Writer {
+    client: Client,
+    /// `BEGIN` and the schema's advisory lock, sent as one simple query.
+    begin: String,
+    highest: Statement,
+    revisions: Statement,
+    insert_events: Statement,
+    delete_events: Statement,
+    save_snapshot: Statement,
+    delete_snapshots: Statement,
+    upsert_state: Statement,
+    delete_state: Statement,
+}
+
+impl Writer {
+    async fn open(config: &PostgresConfig) -> Result<Self, PostgresError> {
+        let mut named = config.clone();
+        if named.connection.get_application_name().is_none() {
+            // Tells the writer apart in `pg_stat_activity`.
+            named
+                .connection
+                .application_name(format!("ferrocast writer {}", config.schema));
+        }
+        let client = schema::connect(&named).await?;
+        schema::create(&client, &config.schema).await?;
+        let s = &config.schema;
+        let prepare = |sql: String| {
+            let client = &client;
+            async move { client.prepare(&sql).await }
+        };
+        Ok(Writer {
+            begin: format!("BEGIN; {};", lock_sql(s)),
+            highest: prepare(format!(
+                r#"SELECT persistence_id, highest FROM "{s}".journal_highest
+                   WHERE persistence_id = ANY($1::text[])"#
+            ))
+            .await?,
+            revisions: prepare(format!(
+                r#"SELECT persistence_id, revision FROM "{s}".durable_state
+                   WHERE persistence_id = ANY($1::text[])"#
+            ))
+            .await?,
+            // One statement for a run of events: the events (offsets handed
+            // out in group order), their tags (gathered per event from the
+            // flat tag arrays) and the new highest numbers.
+            insert_events: prepare(format!(
+                r#"WITH g AS (
+                     SELECT i, array_agg(tag ORDER BY k) AS tags
+                     FROM UNNEST($8::text[], $9::int8[]) WITH ORDINALITY AS g(tag, i, k)
+                     GROUP BY i),
+                   ins AS (
+                     INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
+                                                manifest, payload, tags, timestamp_ms, writer)
+                     SELECT u.p, u.n, u.ser, u.m, u.pl, COALESCE(g.tags, '{{}}'), u.ts, u.w
+                     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
+                                 $6::int8[], $7::text[])
+                          WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
+                     LEFT JOIN g ON g.i = u.i
+                     ORDER BY u.i
+                     RETURNING ordering, tags),
+                   tagged AS (
+                     INSERT INTO "{s}".event_tags (tag, ordering)
+                     SELECT t.tag, ins.ordering FROM ins, unnest(ins.tags) AS t(tag)
+                     ON CONFLICT DO NOTHING)
+                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
+                   SELECT * FROM UNNEST($10::text[], $11::int8[])
+                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
+            ))
+            .await?,
+            // Tag rows are found by their key (tag, ordering) from the
+            // deleted events' own tags.
+            delete_events: prepare(format!(
+                r#"WITH gone AS (
+                     DELETE FROM "{s}".journal
+                     WHERE persistence_id = $1 AND sequence_nr <= $2
+                     RETURNING ordering, tags)
+                   DELETE FROM "{s}".event_tags e
+                   USING (SELECT t.tag, gone.ordering FROM gone, unnest(gone.tags) AS t(tag)) d
+                   WHERE e.tag = d.tag AND e.ordering = d.ordering"#
+            ))
+            .await?,
+            save_snapshot: prepare(format!(
+                r#"INSERT INTO "{s}".snapshots
+                   (persistence_id, sequence_nr, serializer_id, manifest, payload, timestamp_ms)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (persistence_id, sequence_nr) DO UPDATE SET
+                     serializer_id = excluded.serializer_id, manifest = excluded.manifest,
+                     payload = excluded.payload, timestamp_ms = excluded.timestamp_ms"#
+            ))
+            .await?,
+            delete_snapshots: prepare(format!(
+                r#"DELETE FROM "{s}".snapshots WHERE persistence_id = $1 AND sequence_nr <= $2"#
+            ))
+            .await?,
+            upsert_state: prepare(format!(
+                r#"INSERT INTO "{s}".durable_state
+                   (persistence_id, revision, serializer_id, manifest, payload, tag, timestamp_ms)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (persistence_id) DO UPDATE SET
+                     revision = excluded.revision, serializer_id = excluded.serializer_id,
+                     manifest = excluded.manifest, payload = excluded.payload,
+                     tag = excluded.tag, timestamp_ms = excluded.timestamp_ms"#
+            ))
+            .await?,
+            delete_state: prepare(format!(
+                r#"DELETE FROM "{s}".durable_state WHERE persistence_id = $1"#
+            ))
+            .await?,
+            client,
+        })
+    }
+
+    /// Runs `batch` in one transaction; one outcome per request. If the
+    /// transaction fails, it is rolled back and every request gets the
+    /// error.
+    async fn commit(&self, batch: &[Request]) -> Vec<Result<Outcome, PostgresError>> {
+        match self.try_commit(batch).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // Fails harmlessly if the transaction never began or ended.
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                tracing::warn!(error = %e, requests = batch.len(), "postgres group commit failed");
+                batch.iter().map(|_| Err(e.clone())).collect()
+            }
+        }
+    }
+
+    async fn try_commit(
+        &self,
+        batch: &[Request],
+    ) -> Result<Vec<Result<Outcome, PostgresError>>, PostgresError> {
+        let (logs, states) = plan::lookups(batch.iter().map(|r| &r.op));
+        // `try_join3` polls in order, so the requests go out in this order.
+        let ((), highest, revisions) = try_join3(
+            async { Ok(self.client.batch_execute(&self.begin).await?) },
+            self.stored(&self.highest, &logs),
+            self.stored(&self.revisions, &states),
+        )
+        .await?;
+        let plan = plan::plan(batch.iter().map(|r| &r.op), highest, revisions);
+        let commit = async { Ok(self.client.batch_execute("COMMIT").await?) };
+        match plan.steps.split_last() {
+            None => commit.await?,
+            Some((last, before)) => {
+                for step in before {
+                    self.run(step).await?;
+                }
+                try_join(self.run(last), commit).await?;
+            }
+        }
+        Ok(plan.outcomes)
+    }
+
+    /// `(persistence_id, bigint)` rows of `query` for `pids`.
+    async fn stored(
+        &self,
+        query: &Statement,
+        pids: &[&str],
+    ) -> Result<HashMap<String, i64>, PostgresError> {
+        if pids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = self.client.query(query, &[&pids]).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn run(&self, step: &Step<'_>) -> Result<(), PostgresError> {
+        let c = &self.client;
+        match step {
+            Step::Events(run) => self.insert_events(run).await,
+            Step::DeleteEvents(pid, to) => {
+                c.execute(&self.delete_events, &[&pid.as_str(), to]).await?;
+                Ok(())
+            }
+            Step::SaveSnapshot(s, nr) => {
+                c.execute(
+                    &self.save_snapshot,
+                    &[
+                        &s.metadata.persistence_id.as_str(),
+                        nr,
+                        &i64::from(s.payload.serializer.value()),
+                        &s.payload.manifest.as_str(),
+                        &s.payload.bytes,
+                        &millis(s.metadata.timestamp),
+                    ],
+                )
+                .await?;
+                Ok(())
+            }
+            Step::DeleteSnapshots(pid, max) => {
+                c.execute(&self.delete_snapshots, &[&pid.as_str(), max])
+                    .await?;
+                Ok(())
+            }
+            Step::UpsertState(r, revision) => {
+                c.execute(
+                    &self.upsert_state,
+                    &[
+                        &r.persistence_id.as_str(),
+                        revision,
+                        &i64::from(r.payload.serializer.value()),
+                        &r.payload.manifest.as_str(),
+                        &r.payload.bytes,
+                        &r.tag.as_ref().map(|t| t.as_str()),
+                        &millis(r.timestamp),
+                    ],
+                )
+                .await?;
+                Ok(())
+            }
+            Step::DeleteState(pid) => {
+                c.execute(&self.delete_state, &[&pid.as_str()]).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Every event of `run` in one statement, as parallel arrays. Sends
+    /// its request when first polled (pipelining relies on it).
+    async fn insert_events(&self, run: &EventRun<'_>) -> Result<(), PostgresError> {
+        let n = run.events.len();
+        let mut pids = Vec::with_capacity(n);
+        let mut nrs = Vec::with_capacity(n);
+        let mut serializers = Vec::with_capacity(n);
+        let mut manifests = Vec::with_capacity(n);
+        let mut payloads = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        let mut writers = Vec::with_capacity(n);
+        // Flat: each tag with the (1-based) position of its event.
+        let (mut tags, mut tagged) = (Vec::new(), Vec::new());
+        for (i, (e, nr)) in (1i64..).zip(&run.events) {
+            pids.push(e.persistence_id.as_str());
+            nrs.push(*nr);
+            serializers.push(i64::from(e.payload.serializer.value()));
+            manifests.push(e.payload.manifest.as_str());
+            payloads.push(e.payload.bytes.as_slice());
+            times.push(millis(e.timestamp));
+            writers.push(e.writer.as_str());
+            for t in &e.tags {
+                tags.push(t.as_str());
+                tagged.push(i);
+            }
+        }
+        let (logs, highest): (Vec<&str>, Vec<i64>) = run.highest.iter().copied().unzip();
+        self.client
+            .execute(
+                &self.insert_events,
+                &[
+                    &pids,
+                    &nrs,
+                    &serializers,
+                    &manifests,
+                    &payloads,
+                    &times,
+                    &writers,
+                    &tags,
+                    &tagged,
+                    &logs,
+                    &highest,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Opens the writer's connection (creating the schema), then runs the
+/// writer task until every sender is gone.
+pub(crate) async fn start(
+    config: &PostgresConfig,
+    counters: Arc<Counters>,
+) -> Result<mpsc::Sender<Request>, PostgresError> {
+    let writer = Writer::open(config).await?;
+    let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
+    tokio::spawn(serve(writer, config.clone(), rx, counters));
+    Ok(tx)
+}
+
+async fn serve(
+    writer: Writer,
+    config: PostgresConfig,
+    mut rx: mpsc::Receiver<Request>,
+    counters: Arc<Counters>,
+) {
+    let max_batch = config.max_batch.get();
+    let mut writer = Some(writer);
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let outcomes = match connected(&mut writer, &config).await {
+            Ok(w) => w.commit(&batch).await,
+            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+        };
+        if writer.as_ref().is_some_and(|w| w.client.is_closed()) {
+            writer = None;
+        }
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters
+            .requests
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (request, outcome) in batch.into_iter().zip(outcomes) {
+            // The caller may have stopped waiting (a timeout); the write
+            // stands regardless.
+            let _ = request.reply.send(outcome);
+        }
+    }
+}
+
+/// The writer's connection, opened again if it was lost.
+async fn connected<'w>(
+    writer: &'w mut Option<Writer>,
+    config: &PostgresConfig,
+) -> Result<&'w Writer, PostgresError> {
+    if writer.is_none() {
+        tracing::info!("postgres writer reconnecting");
+        *writer = Some(Writer::open(config).await?);
+    }
+    writer.as_ref().ok_or(PostgresError::WriterStopped)
+}

@@ -1,0 +1,77 @@
+//! The server the tests use, and a fresh schema per test.
+//!
+//! The server comes from `scripts/with-postgres.sh`, which exports
+//! `FERROCAST_PG_URL`. Without it these tests fail (they do not pass
+//! silently): run them as
+//! `scripts/with-postgres.sh cargo test -p ferrocast-persistence-postgres`.
+
+#![allow(dead_code, unreachable_pub)]
+
+pub mod supervisor;
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ferrocast_persistence_postgres::{PostgresConfig, PostgresStore, tokio_postgres};
+
+pub const URL_ENV: &str = "FERROCAST_PG_URL";
+
+/// The server's URL, or a failure saying how to get one.
+pub fn url() -> String {
+    match std::env::var(URL_ENV) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{URL_ENV} is not set: these tests need a PostgreSQL server; run them via \
+             scripts/with-postgres.sh, e.g. \
+             `scripts/with-postgres.sh cargo test -p ferrocast-persistence-postgres`"
+        ),
+    }
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A schema of its own for one test (unique across processes), so tests
+/// run in parallel against one server.
+#[derive(Debug, Clone)]
+pub struct TestSchema {
+    pub name: String,
+}
+
+impl TestSchema {
+    pub fn new(test: &str) -> Self {
+        TestSchema {
+            name: format!(
+                "t_{test}_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+
+    pub fn config(&self) -> PostgresConfig {
+        let mut c = PostgresConfig::from_url(&url())
+            .unwrap()
+            .with_schema(&self.name);
+        // Tests open many stores at once: a lean connection count each.
+        c.readers = NonZeroUsize::new(2).unwrap();
+        c
+    }
+
+    pub async fn open(&self) -> PostgresStore {
+        PostgresStore::open(self.config()).await.unwrap()
+    }
+
+    /// A plain client, to look at or tamper with the tables.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    }
+
+    /// A table of this schema, quoted for SQL.
+    pub fn table(&self, name: &str) -> String {
+        format!("\"{}\".{name}", self.name)
+    }
+}
