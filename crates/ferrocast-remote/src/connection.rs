@@ -21,7 +21,7 @@ use crate::address::NodeAddress;
 use crate::association::{Association, CONTROL, LANE_NAMES, LARGE};
 use crate::frame::{self, FrameReader};
 use crate::protocol::{self, Address, Handshake, HandshakeRsp, Hello, PROTOCOL_VERSION, kind};
-use crate::remoting::Shared;
+use crate::shared::Shared;
 
 /// A connection, plain or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}

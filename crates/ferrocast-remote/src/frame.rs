@@ -101,7 +101,6 @@ impl FrameReader {
     }
 
     /// Appends bytes (for tests and the fuzz target).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn push(&mut self, bytes: &[u8]) {
         self.compact();
         self.buf.extend_from_slice(bytes);

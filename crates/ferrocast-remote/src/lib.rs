@@ -57,8 +57,11 @@
 //! # Layout
 //! - `address`: [`NodeAddress`], [`UniqueAddress`], [`RemotePath`].
 //! - `serialization`: [`Registry`], [`Serializer`], [`Binary`], [`Json`].
-//! - `remoting`: [`Remoting`] (start, expose, resolve, quarantine), the
-//!   exports, inbound dispatch, death watch, and the housekeeping timer.
+//! - `remoting`: [`Remoting`] (start, expose, resolve, quarantine);
+//!   `shared`: the state behind it (associations, sending, quarantine);
+//!   `exports`: what other nodes can address and what was imported;
+//!   `inbound`: dispatch of received frames; `watch`: remote death watch
+//!   and the housekeeping timer.
 //! - `association`: per-peer lanes (control, ordinary, large), reliable
 //!   system messages, watch tables. `connection`: listener, handshake,
 //!   readers and lane writers. `frame`, `protocol`: the wire format.
@@ -79,14 +82,20 @@ mod address;
 mod association;
 mod config;
 mod connection;
+mod exports;
 mod failure_detector;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
+mod inbound;
 mod metrics;
 mod protocol;
 mod refs;
 mod remoting;
 mod serialization;
+mod shared;
 mod tls;
+mod watch;
 
 pub use address::{AddressError, NodeAddress, RemotePath, SCHEME, UniqueAddress};
 pub use config::{RemoteConfig, RemoteConfigError};

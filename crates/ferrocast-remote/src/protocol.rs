@@ -241,7 +241,9 @@ fn take<'a>(buf: &mut &'a [u8], n: u64) -> Result<&'a [u8], DecodeError> {
 
 impl<'a> Envelope<'a> {
     /// Appends the envelope's fields up to the payload's length prefix;
-    /// the caller appends the payload itself.
+    /// the caller appends the payload itself (tests and the soak test; the
+    /// send path uses [`Envelope::encode_head_reserved`]).
+    #[cfg(test)]
     pub(crate) fn encode_head(
         out: &mut Vec<u8>,
         recipient: u64,
@@ -258,6 +260,43 @@ impl<'a> Envelope<'a> {
         out.extend_from_slice(manifest.as_bytes());
         out.push((4 << 3) | 2);
         put_varint(out, payload_len as u64);
+    }
+
+    /// Like [`Envelope::encode_head`] for a payload of unknown length:
+    /// reserves a fixed-width (padded) length varint and returns where it
+    /// is, for [`Envelope::patch_len`] once the payload is appended.
+    /// Padded varints are valid protobuf (decoders accept up to 10 bytes).
+    pub(crate) fn encode_head_reserved(
+        out: &mut Vec<u8>,
+        recipient: u64,
+        serializer_id: u32,
+        manifest: &str,
+    ) -> usize {
+        out.push(1 << 3);
+        put_varint(out, recipient);
+        out.push(2 << 3);
+        put_varint(out, u64::from(serializer_id));
+        out.push((3 << 3) | 2);
+        put_varint(out, manifest.len() as u64);
+        out.extend_from_slice(manifest.as_bytes());
+        out.push((4 << 3) | 2);
+        let at = out.len();
+        out.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
+        at
+    }
+
+    /// Writes `len` into the 5-byte length reserved at `at`.
+    pub(crate) fn patch_len(out: &mut [u8], at: usize, len: usize) -> Result<(), String> {
+        if len >= 1 << 35 {
+            return Err(format!("payload of {len} bytes is too large"));
+        }
+        let mut v = len as u64;
+        for i in 0..5 {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            out[at + i] = if i < 4 { byte | 0x80 } else { byte };
+        }
+        Ok(())
     }
 
     /// Decodes a frame body; never panics on any input.
@@ -361,6 +400,20 @@ mod tests {
                 payload: &[1, 2]
             }
         );
+    }
+
+    #[test]
+    fn padded_payload_lengths_decode_everywhere() {
+        for len in [0usize, 1, 127, 128, 300, 70_000] {
+            let mut out = Vec::new();
+            let at = Envelope::encode_head_reserved(&mut out, 9, 2, "m");
+            out.extend(std::iter::repeat_n(7u8, len));
+            Envelope::patch_len(&mut out, at, len).unwrap();
+            let p = EnvelopeProto::decode(&out[..]).unwrap();
+            assert_eq!(p.payload.len(), len);
+            let e = Envelope::decode(&out).unwrap();
+            assert_eq!((e.recipient, e.manifest, e.payload.len()), (9, "m", len));
+        }
     }
 
     #[test]

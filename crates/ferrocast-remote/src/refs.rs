@@ -17,8 +17,8 @@ use ferrocast_actor::{
 
 use crate::address::RemotePath;
 use crate::association::{Association, PushError};
-use crate::remoting::Shared;
 use crate::serialization::{ExportFn, ReplyFn, Serializer, TypeEntry};
+use crate::shared::Shared;
 
 /// What it takes to build a remote `ActorRef<T>`.
 pub(crate) struct RefParts {

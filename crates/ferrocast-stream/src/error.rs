@@ -58,6 +58,9 @@ pub enum StreamErrorKind {
         /// The `max_substreams` of the `group_by`.
         max: usize,
     },
+    /// A stream ref failed: the other end vanished, elements were lost, ...
+    #[error("stream ref: {0}")]
+    StreamRef(crate::stream_ref::StreamRefError),
     /// A blueprint built around a single stream or sink value (such as
     /// `Source::from_stream`) was materialized a second time.
     #[error("this blueprint wraps a single stream or sink and was already materialized")]

@@ -62,6 +62,8 @@
 //!   [`Flow::restart_on_failures`], [`Sink::restart_with_backoff`].
 //! - `kill_switch`: [`UniqueKillSwitch`], [`SharedKillSwitch`];
 //!   `watch`: `Flow::watch_termination` and [`Termination`].
+//! - `stream_ref`: [`SourceRef`], [`SinkRef`]: one end of a stream handed to
+//!   another node in a message, with demand-based flow control.
 //! - `actor`: the ask stage ([`StreamOps::ask`]), [`ActorSink`] and
 //!   [`ActorSource`].
 //!
@@ -97,6 +99,7 @@ mod restart;
 mod runnable;
 mod sink;
 mod source;
+mod stream_ref;
 mod sub_flow;
 mod supervision;
 mod waiters;
@@ -117,6 +120,7 @@ pub use restart::{InvalidRestartSettings, RestartSettings};
 pub use runnable::{RunnableGraph, StreamTask};
 pub use sink::Sink;
 pub use source::Source;
+pub use stream_ref::{SinkRef, SourceRef, StreamRefError, StreamRefMsg, StreamRefSettings};
 pub use sub_flow::{GroupBy, SubFlow, Substream};
 pub use supervision::Supervision;
 pub use watch::Termination;

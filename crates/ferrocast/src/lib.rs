@@ -2,8 +2,8 @@
 //!
 //! This facade re-exports the toolkit's crates so an application depends on
 //! one crate and picks subsystems with cargo features. It always carries the
-//! typed actor runtime ([`actor`]); streams, persistence and the test kit
-//! are features; remoting, cluster and sharding join as they land (see
+//! typed actor runtime ([`actor`]); streams, remoting, persistence and the
+//! test kit are features; cluster and sharding join as they land (see
 //! `ARCHITECTURE.md`).
 //!
 //! ```
@@ -32,6 +32,7 @@
 //! # Features
 //! - `testkit`: `testkit` (probes, synchronous harness, log capture).
 //! - `stream`: `stream` (back-pressured streams, actor stages).
+//! - `remote`: `remote` (typed references between nodes, TLS, death watch).
 //! - `persistence`: `persistence` (event sourcing, in-memory backend, TCK).
 //! - `persistence-sqlite`: `persistence_sqlite` (the embedded SQLite journal).
 //! - `persistence-postgres`: `persistence_postgres` (the PostgreSQL journal).
@@ -46,6 +47,10 @@ pub use ferrocast_testkit as testkit;
 /// Back-pressured streams on `futures::Stream`, with actor stages.
 #[cfg(feature = "stream")]
 pub use ferrocast_stream as stream;
+
+/// Remoting: location-transparent actor references between nodes.
+#[cfg(feature = "remote")]
+pub use ferrocast_remote as remote;
 
 /// Event sourcing: contracts, the event-sourced actor, a TCK.
 #[cfg(feature = "persistence")]
