@@ -34,6 +34,11 @@
 //!   so it costs the timed message loops nothing; the spawn run is timed with it on, as its
 //!   memory is read at the same moment), both as delta / N while all N actors are alive. The
 //!   one handle the benchmark keeps per actor is included in both.
+//! - **Two processes for remoting.** A `remote` child run is the sending node; it starts a
+//!   second process of this binary (`__run remote <library> serve`) as the receiving node
+//!   and reads its address from that process's stdout. Both nodes talk over loopback TCP;
+//!   one-way throughput stops the clock when the receiver has counted every message, ask
+//!   latency is per round trip. Details in `remote/mod.rs`.
 //!
 //! # Dependencies and why
 //!
@@ -41,6 +46,13 @@
 //! - `kameo` 0.22, `ractor` 0.16, `xtra` 0.6 (feature `tokio`), `actix` 0.13: the peers,
 //!   with their default features except where noted in `Cargo.toml`.
 //! - `tokio`: the runtime of every library but actix, and the raw task + mpsc baseline.
+//! - `ferrocast-remote` and `serde` (workspace versions): the `remote` suite's subject and
+//!   the derives of the message type it sends between processes.
+//! - `ractor_cluster` 0.16, with ractor's `cluster` feature: the `remote` suite's peer,
+//!   ractor's node-to-node remoting and its `RactorClusterMessage` derive. The feature drops
+//!   ractor's blanket `Message` impl, so the `actors` suite's ractor message implements
+//!   `ractor::Message` by hand (the default methods: local delivery, no serialization).
+//!   kameo's `remote` feature is not used; `remote/mod.rs` says why.
 //! - `ferrocast-stream`, `futures-util` (workspace versions): the `stream` suite's subject
 //!   and its plain-`futures::StreamExt` baseline.
 //! - `anyhow`: errors of a child run, shown in the table instead of aborting the suite.
@@ -56,6 +68,7 @@ mod alloc;
 mod harness;
 mod persistence;
 mod probe;
+mod remote;
 mod report;
 mod stream;
 
@@ -65,7 +78,7 @@ use std::process::ExitCode;
 static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 const USAGE: &str = "usage: ferrocast-bench <suite> [--quick] [--runs N] [--only lib,lib]
-suites: actors, persistence, persistence-postgres, stream";
+suites: actors, persistence, persistence-postgres, remote, stream";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,6 +86,7 @@ fn main() -> ExitCode {
         actors::suite(),
         persistence::suite(),
         persistence::postgres::suite(),
+        remote::suite(),
         stream::suite(),
     ];
     match args.first().map(String::as_str) {

@@ -14,6 +14,11 @@ pub(crate) enum Msg {
     Get(RpcReplyPort<u64>),
 }
 
+// ractor's `cluster` feature (for the `remote` suite's ractor_cluster) replaces its blanket
+// `Message` impl with one for byte-convertible types only; a local-only message says so
+// itself. The defaults are the local path: no serialization, as without `cluster`.
+impl ractor::Message for Msg {}
+
 #[derive(Debug)]
 pub(crate) struct Counter;
 

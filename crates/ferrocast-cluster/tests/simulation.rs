@@ -1,0 +1,83 @@
+//! Deterministic simulation of the membership protocol over many seeds.
+//!
+//! Every seed runs N nodes through random partitions, loss, crashes,
+//! restarts and graceful leaves (checking safety after every step), then
+//! heals the network and requires convergence with every node Up.
+//!
+//! - `FERROCAST_SIM_SEED=<n>` replays one seed alone (with its own strategy).
+//! - `FERROCAST_SIM_SEEDS=<n>` changes the number of seeds (default 1000).
+
+use std::time::Duration;
+
+use ferrocast_cluster::sim::{SimConfig, Simulation};
+use tokio::time::Instant;
+
+const NODES: usize = 5;
+const SHARDS: u64 = 4;
+
+fn seeds() -> u64 {
+    std::env::var("FERROCAST_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000)
+}
+
+fn run_seed(seed: u64) -> Result<Duration, String> {
+    let strategy = SimConfig::strategy_for_seed(seed, NODES);
+    let config = SimConfig::new(NODES, strategy.clone());
+    Simulation::new(config, seed, Instant::now())
+        .run()
+        .map(|r| r.converged_after)
+        .map_err(|f| format!("seed {seed} ({strategy:?}) failed {f}"))
+}
+
+/// Runs the seeds of one shard (`seed % SHARDS == shard`), so the test
+/// harness spreads them over the cores.
+fn run_shard(shard: u64) {
+    if let Ok(seed) = std::env::var("FERROCAST_SIM_SEED") {
+        let seed: u64 = seed.parse().expect("FERROCAST_SIM_SEED is a u64");
+        if seed % SHARDS == shard {
+            if let Err(e) = run_seed(seed) {
+                panic!("{e}");
+            }
+            println!("seed {seed} passed");
+        }
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for seed in (0..seeds()).filter(|s| s % SHARDS == shard) {
+        match run_seed(seed) {
+            Ok(d) => slowest = slowest.max(d),
+            Err(e) => failures.push((seed, e)),
+        }
+    }
+    println!("shard {shard}: slowest convergence after heal {slowest:?}");
+    if let Some((seed, first)) = failures.first() {
+        let all: Vec<u64> = failures.iter().map(|(s, _)| *s).collect();
+        panic!(
+            "{} seeds failed: {all:?}\nfirst: {first}\nreplay with: FERROCAST_SIM_SEED={seed} cargo test -p ferrocast-cluster --test simulation",
+            failures.len()
+        );
+    }
+}
+
+#[test]
+fn simulation_shard_0() {
+    run_shard(0);
+}
+
+#[test]
+fn simulation_shard_1() {
+    run_shard(1);
+}
+
+#[test]
+fn simulation_shard_2() {
+    run_shard(2);
+}
+
+#[test]
+fn simulation_shard_3() {
+    run_shard(3);
+}
