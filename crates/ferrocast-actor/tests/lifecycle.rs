@@ -144,7 +144,7 @@ async fn ask_pending_when_the_actor_stops_fails_fast() {
     let h = system.spawn("h", || Hoarder(Vec::new())).unwrap();
     let h2 = h.clone();
     let asking = tokio::spawn(async move { h2.ask(Some, Duration::from_secs(3600)).await });
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    ferrocast_testkit::time::advance(Duration::from_secs(1)).await;
     assert!(!asking.is_finished());
     h.tell(None);
     let started = Instant::now();

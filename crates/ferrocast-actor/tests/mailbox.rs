@@ -188,7 +188,7 @@ async fn backpressure_makes_send_wait_for_capacity() {
         tokio::spawn(async move { a.ask(RMsg::Seen, Duration::from_secs(3600)).await })
     };
     // Give both every chance to (wrongly) get through.
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    ferrocast_testkit::time::advance(Duration::from_secs(60)).await;
     assert!(
         !sender.is_finished(),
         "send must wait while the mailbox is full"
@@ -241,7 +241,7 @@ async fn a_sender_waiting_on_a_stopping_actor_gets_closed() {
         let a = a.clone();
         tokio::spawn(async move { a.send(RMsg::Item(2)).await })
     };
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    ferrocast_testkit::time::advance(Duration::from_secs(1)).await;
     assert!(
         !sender.is_finished(),
         "send must wait while the mailbox is full"
@@ -356,7 +356,7 @@ async fn flood(throughput: usize) -> String {
     cold.ask(Some, WAIT).await.unwrap();
     // Under paused time this returns only once nothing is runnable: both
     // actors are idle, so their next turns start in the order sent below.
-    tokio::time::sleep(Duration::from_millis(1)).await;
+    ferrocast_testkit::time::advance(Duration::from_millis(1)).await;
     log.lock().unwrap().clear();
     for _ in 0..200 {
         hot.tell(None);

@@ -189,7 +189,7 @@ async fn a_full_subscriber_misses_events_and_they_are_counted() {
     events.subscribe(s.clone());
     // The first is taken into the (forever) handler, the second waits.
     assert_eq!(events.publish(Ping(1)), 1);
-    tokio::time::sleep(WAIT).await;
+    ferrocast_testkit::time::advance(WAIT).await;
     assert_eq!(events.publish(Ping(2)), 1);
     assert_eq!(events.publish(Ping(3)), 0);
     assert_eq!(events.dropped(), 1);

@@ -143,7 +143,7 @@ async fn a_dead_letter_subscriber_that_makes_dead_letters_does_not_recurse() {
         )
         .unwrap();
     stuck.tell(0); // taken: the actor blocks on the gate
-    tokio::time::sleep(Duration::from_millis(1)).await;
+    ferrocast_testkit::time::advance(Duration::from_millis(1)).await;
     stuck.tell(1); // fills the mailbox
     let gone = system
         .spawn("gone", || Gate {

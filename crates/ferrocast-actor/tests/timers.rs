@@ -209,9 +209,9 @@ async fn with_queued_tick(s: &Setup, then: TMsg) {
         then: Box::new(then),
     });
     entered_rx.await.unwrap();
-    // Sleeping (paused, auto-advancing) past the delay lets the timer fire
+    // Letting paused time pass beyond the delay lets the timer fire
     // into the blocked actor's mailbox.
-    tokio::time::sleep(2 * SEC).await;
+    ferrocast_testkit::time::advance(2 * SEC).await;
     release.send(()).unwrap();
     s.run(TMsg::Ack(reply().0)).await;
 }
@@ -243,7 +243,7 @@ async fn timers_are_cancelled_when_the_actor_stops() {
     s.system.stop(&s.ticker);
     terminated(&s.system, &s.ticker).await;
     let before = s.system.dead_letter_count();
-    tokio::time::sleep(60 * SEC).await;
+    ferrocast_testkit::time::advance(60 * SEC).await;
     // A timer still running would send to the dead actor: dead letters.
     assert_eq!(s.system.dead_letter_count(), before);
     s.system.terminate().await;
