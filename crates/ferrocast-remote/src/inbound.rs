@@ -174,20 +174,18 @@ impl Shared {
             // not acknowledged (that sender's state for it is gone).
             return;
         }
-        let deliver = {
+        let (deliver, acked) = {
             let mut st = peer.state();
             if st.inbound_uid != peer_uid {
                 st.inbound_uid = peer_uid;
                 st.inbound_expected = 1;
             }
-            if env.seq == st.inbound_expected {
+            let deliver = env.seq == st.inbound_expected;
+            if deliver {
                 st.inbound_expected += 1;
-                true
-            } else {
-                false
             }
+            (deliver, st.inbound_expected - 1)
         };
-        let acked = peer.state().inbound_expected - 1;
         self.push_control(peer, kind::SYSTEM_ACK, &SystemAck { seq: acked });
         if !deliver {
             return;

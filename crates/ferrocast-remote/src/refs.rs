@@ -169,14 +169,12 @@ impl<M: Send + 'static> MessageTarget<M> for RemoteTarget<M> {
             Ok(()) => Poll::Ready(Ok(())),
             Err(TrySendError::Closed(m)) => Poll::Ready(Err(SendError::Closed(m))),
             Err(TrySendError::Full(m)) => {
-                if self.assoc.lanes[self.lane].wait_for_room(cx.waker()) {
-                    *slot = Some(m);
-                    Poll::Pending
-                } else {
-                    *slot = Some(m);
+                *slot = Some(m);
+                // Room appeared since the push: try again at once.
+                if !self.assoc.lanes[self.lane].wait_for_room(cx.waker()) {
                     cx.waker().wake_by_ref();
-                    Poll::Pending
                 }
+                Poll::Pending
             }
         }
     }

@@ -140,17 +140,14 @@ impl Shared {
     /// inside runs in this node's transport scope. Failures are counted
     /// and logged here.
     pub(crate) fn push_envelope<E: fmt::Display>(
-        &self,
+        self: &Arc<Self>,
         assoc: &Arc<Association>,
         lane: usize,
         recipient: u64,
         entry: &TypeEntry,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), PushError<String>> {
-        let Some(me) = self.arc() else {
-            return Err(PushError::Closed);
-        };
-        let scope = Scope::new(&me);
+        let scope = Scope::new(self);
         let result = assoc.lanes[lane].push(&assoc.closed, |out| {
             let start = frame::begin_frame(out, kind::ENVELOPE);
             // The payload's length is known only after encoding: the head
