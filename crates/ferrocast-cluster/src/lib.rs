@@ -39,11 +39,13 @@
 //! - [`rng`]: the seeded random generator.
 //! - [`sim`]: the deterministic multi-node simulator and its invariants.
 
+pub mod daemon;
 pub mod engine;
 pub mod events;
 pub mod gossip;
 mod heartbeat;
 pub mod member;
+mod presets;
 pub mod protocol;
 pub mod reachability;
 pub mod rng;
@@ -52,6 +54,9 @@ pub mod settings;
 pub mod sim;
 pub mod vclock;
 
+pub use daemon::{
+    Cluster, ClusterError, ClusterMetrics, ClusterStopped, ClusterSubscription, ClusterView,
+};
 pub use engine::{Input, MembershipEngine, Output, ShutdownReason};
 pub use events::{ClusterEvent, CurrentClusterState};
 pub use gossip::{Gossip, GossipOverview};

@@ -42,6 +42,11 @@ impl Reachability {
         Reachability::default()
     }
 
+    /// A table from its rows (as decoded from the wire).
+    pub fn from_rows(rows: BTreeMap<UniqueAddress, ObserverRow>) -> Self {
+        Reachability { rows }
+    }
+
     /// The rows, for encoding and inspection.
     pub fn rows(&self) -> &BTreeMap<UniqueAddress, ObserverRow> {
         &self.rows

@@ -45,6 +45,14 @@ impl VectorClock {
         self.versions.iter().map(|(k, v)| (k, *v))
     }
 
+    /// A clock from its entries (as decoded from the wire); zero counters
+    /// are left out, as if never incremented.
+    pub fn from_entries(entries: impl IntoIterator<Item = (UniqueAddress, u64)>) -> Self {
+        VectorClock {
+            versions: entries.into_iter().filter(|(_, v)| *v > 0).collect(),
+        }
+    }
+
     /// The pointwise maximum of both clocks.
     pub fn merge(&self, other: &VectorClock) -> VectorClock {
         let mut versions = self.versions.clone();

@@ -18,7 +18,7 @@ use crate::protocol::{
 use crate::refs::Scope;
 use crate::serialization::InboundError;
 
-use crate::remoting::REPLY_BIT;
+use crate::remoting::{REPLY_BIT, SERVICE_BIT};
 use crate::shared::{Export, Shared};
 use crate::watch::WatchProxy;
 
@@ -106,13 +106,14 @@ impl Shared {
                 None => Ok(()),
             };
         }
-        let export = self
-            .exports
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_id
-            .get(&env.recipient)
-            .cloned();
+        let export = {
+            let exports = self.exports.read().unwrap_or_else(|e| e.into_inner());
+            if env.recipient & SERVICE_BIT != 0 {
+                exports.services.get(&env.recipient).cloned()
+            } else {
+                exports.by_id.get(&env.recipient).cloned()
+            }
+        };
         match export {
             Some(e) => (e.deliver)(env.serializer_id, env.manifest, env.payload),
             None => Err(InboundError::UnknownRecipient(env.recipient)),

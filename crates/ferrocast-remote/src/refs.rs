@@ -86,7 +86,13 @@ impl<M: Send + 'static> RemoteTarget<M> {
     /// Encodes `msg` into its lane.
     fn push(&self, msg: &M) -> Result<(), PushError<String>> {
         let known = self.assoc.uid.load(Ordering::Acquire);
-        if (known != 0 && known != self.uid.system) || self.shared.is_quarantined(self.uid.system) {
+        // A service reference (node uid 0) follows whichever incarnation
+        // lives at the address; any other names one incarnation.
+        let pinned = self.uid.system != 0;
+        if pinned
+            && ((known != 0 && known != self.uid.system)
+                || self.shared.is_quarantined(self.uid.system))
+        {
             return Err(PushError::Closed);
         }
         self.shared

@@ -22,6 +22,19 @@ use crate::watch::{ExportReaper, housekeeping};
 
 /// Reply slot ids have the top bit set; actor ids never do.
 pub(crate) const REPLY_BIT: u64 = 1 << 63;
+/// Service ids have the second bit set (and never the top one).
+pub(crate) const SERVICE_BIT: u64 = 1 << 62;
+
+/// The recipient id of the well-known service `name`: the same on every
+/// node (FNV-1a of the name), so no lookup is needed to reach it.
+pub(crate) fn service_id(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    SERVICE_BIT | (h & (SERVICE_BIT - 1))
+}
 
 /// What happens to associations, published on the system's event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,6 +333,114 @@ impl Remoting {
         any.downcast::<ActorRef<M>>()
             .map(|r| *r)
             .map_err(|_| ResolveError::NotRegistered(std::any::type_name::<M>()))
+    }
+
+    /// Makes a local actor the node's well-known service `name`, which
+    /// every node reaches with [`Remoting::service`] without resolving a
+    /// path first: the infrastructure that must talk to a node before
+    /// knowing anything about it (cluster membership, its heartbeats,
+    /// singleton managers, the receptionist) lives at such names, as
+    /// Akka's `/system/cluster/core/daemon` does. A stopped actor's name
+    /// can be taken again.
+    pub fn expose_service<M: Send + 'static>(
+        &self,
+        name: &str,
+        actor: &ActorRef<M>,
+    ) -> Result<(), ExposeError> {
+        let entry = self
+            .shared
+            .registry
+            .entry_of::<M>()
+            .ok_or(ExposeError::NotRegistered(std::any::type_name::<M>()))?
+            .clone();
+        let target = actor.as_any();
+        if target.uid().system != self.shared.local.uid {
+            return Err(ExposeError::NotLocal(target.path().to_string()));
+        }
+        let typed: Box<dyn std::any::Any + Send + Sync> = Box::new(actor.clone());
+        let deliver = (entry.glue.make_export)(&entry, &*typed)
+            .ok_or(ExposeError::NotRegistered(entry.type_name))?;
+        let id = service_id(name);
+        let mut exports = self
+            .shared
+            .exports
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(other) = exports.services.get(&id) {
+            if !other.target.is_terminated() && other.target.uid() != target.uid() {
+                return Err(ExposeError::PathTaken(format!("service {name}")));
+            }
+        }
+        exports.services.insert(
+            id,
+            Arc::new(crate::shared::Export {
+                path: format!("service/{name}"),
+                target,
+                typed,
+                entry,
+                deliver,
+            }),
+        );
+        Ok(())
+    }
+
+    /// A reference to the well-known service `name` at `address`, whichever
+    /// incarnation of that node is running there now. Messages ride the
+    /// control lane, so user traffic cannot delay them. Nothing is checked
+    /// up front: a node without that service counts the messages as
+    /// unknown recipients. Not for death watch (watch an actor resolved
+    /// with [`Remoting::resolve`], or follow cluster membership).
+    pub fn service<M: Send + 'static>(
+        &self,
+        address: &NodeAddress,
+        name: &str,
+    ) -> Result<ActorRef<M>, ResolveError> {
+        let entry = self
+            .shared
+            .registry
+            .entry_of::<M>()
+            .ok_or(ResolveError::NotRegistered(std::any::type_name::<M>()))?
+            .clone();
+        if *address == self.shared.local.address {
+            let exports = self
+                .shared
+                .exports
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(local) = exports
+                .services
+                .get(&service_id(name))
+                .and_then(|e| e.typed.downcast_ref::<ActorRef<M>>())
+            {
+                return Ok(local.clone());
+            }
+        }
+        let id = service_id(name);
+        let any = (entry.glue.make_ref)(RefParts {
+            shared: self.shared.clone(),
+            assoc: self.shared.association(address),
+            path: RemotePath::new(address.clone(), format!("/system/service/{name}")),
+            actor: id,
+            node_uid: 0,
+            lane: crate::association::CONTROL,
+            entry: entry.clone(),
+        });
+        any.downcast::<ActorRef<M>>()
+            .map(|r| *r)
+            .map_err(|_| ResolveError::NotRegistered(std::any::type_name::<M>()))
+    }
+
+    /// Quarantines incarnation `uid` of the node at `address` if that is
+    /// the one associated there (a cluster removed it); false otherwise.
+    pub fn quarantine_incarnation(&self, address: &NodeAddress, uid: u64, reason: &str) -> bool {
+        let assoc = lock(&self.shared.associations).get(address).cloned();
+        match assoc {
+            Some(a) if a.uid.load(Ordering::Acquire) == uid => {
+                self.shared.quarantine(&a, uid, reason);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Counters of this node's remoting.

@@ -37,6 +37,8 @@ pub(crate) struct Export {
 pub(crate) struct Exports {
     pub(crate) by_id: HashMap<u64, Arc<Export>>,
     pub(crate) by_path: HashMap<String, u64>,
+    /// Well-known services by service id (see [`crate::Remoting::expose_service`]).
+    pub(crate) services: HashMap<u64, Arc<Export>>,
 }
 
 pub(crate) struct PendingReply {

@@ -239,3 +239,57 @@ async fn oversized_messages_are_dropped_and_counted_and_large_lane_carries_them(
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_reached_by_name_across_incarnations() {
+    let a = Node::start("svc", fast_config()).await;
+    let port = a.remoting.address().port;
+    let b = Node::start("svc", fast_config()).await;
+    let counter = a.system.spawn("counter", Counter::default).unwrap();
+    a.remoting.expose_service("counter", &counter).unwrap();
+    // A second live actor cannot take the name.
+    let other = a.system.spawn("other", Counter::default).unwrap();
+    assert!(a.remoting.expose_service("counter", &other).is_err());
+
+    let svc = b
+        .remoting
+        .service::<CounterMsg>(a.remoting.address(), "counter")
+        .unwrap();
+    svc.tell(CounterMsg::Add(7));
+    assert_eq!(svc.ask(CounterMsg::Get, WAIT).await.unwrap(), 7);
+    // Locally the name gives the actor itself.
+    let local = a
+        .remoting
+        .service::<CounterMsg>(a.remoting.address(), "counter")
+        .unwrap();
+    assert_eq!(local.path(), counter.path());
+    // A name nobody exposed is an unknown recipient, counted there.
+    let nobody = b
+        .remoting
+        .service::<CounterMsg>(a.remoting.address(), "nobody")
+        .unwrap();
+    let probe = TestProbe::<u64>::new(&b.system);
+    nobody.tell(CounterMsg::Report(probe.actor_ref()));
+    assert_eq!(svc.ask(CounterMsg::Get, WAIT).await.unwrap(), 7);
+    assert!(a.remoting.metrics().dropped_unknown_recipient >= 1);
+    a.stop().await;
+
+    // The same reference reaches the next incarnation at that address.
+    let mut config = fast_config();
+    config.bind_port = port;
+    let a2 = Node::start("svc", config).await;
+    let counter2 = a2.system.spawn("counter", Counter::default).unwrap();
+    a2.remoting.expose_service("counter", &counter2).unwrap();
+    let answer = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(n) = svc.ask(CounterMsg::Get, Duration::from_millis(500)).await {
+                return n;
+            }
+        }
+    })
+    .await
+    .expect("the service answers from the new incarnation");
+    assert_eq!(answer, 0);
+    a2.stop().await;
+    b.stop().await;
+}
