@@ -55,6 +55,9 @@
 //!   kameo's `remote` feature is not used; `remote/mod.rs` says why.
 //! - `ferrocast-stream`, `futures-util` (workspace versions): the `stream` suite's subject
 //!   and its plain-`futures::StreamExt` baseline.
+//! - `ferrocast-cluster`: the `cluster` suite's subject (member processes on loopback,
+//!   killed with SIGKILL; see `cluster/mod.rs`). No peer: no Rust actor library has
+//!   cluster membership.
 //! - `anyhow`: errors of a child run, shown in the table instead of aborting the suite.
 //!
 //! The JSON is written by hand (`report.rs`): it is a flat shape and not worth a serializer.
@@ -65,6 +68,7 @@
 
 mod actors;
 mod alloc;
+mod cluster;
 mod harness;
 mod persistence;
 mod probe;
@@ -78,12 +82,13 @@ use std::process::ExitCode;
 static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 const USAGE: &str = "usage: ferrocast-bench <suite> [--quick] [--runs N] [--only lib,lib]
-suites: actors, persistence, persistence-postgres, remote, stream";
+suites: actors, cluster, persistence, persistence-postgres, remote, stream";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let suites = [
         actors::suite(),
+        cluster::suite(),
         persistence::suite(),
         persistence::postgres::suite(),
         remote::suite(),
