@@ -3,8 +3,9 @@
 //! A node's [`MembershipEngine`] takes inputs (ticks, messages from other
 //! nodes, operator commands) with the current time and returns outputs
 //! (messages to send, events to publish, a lease to ask for, a shutdown).
-//! Nothing here reads a clock, opens a socket or spawns a task: the I/O
-//! layer (to come) and the deterministic [`sim`]ulator drive the same code.
+//! Nothing in the engine reads a clock, opens a socket or spawns a task:
+//! the I/O layer ([`daemon`], over `ferrocast-remote`) and the
+//! deterministic [`sim`]ulator drive the same code.
 //!
 //! See `docs/cluster/semantics.md` for the member life cycle, gossip and
 //! convergence, leader actions, failure detection, the split brain
@@ -33,6 +34,11 @@
 //! - [`gossip`]: the gossiped state, its merge, convergence and leader.
 //! - [`events`]: cluster events as diffs of gossips; the snapshot.
 //! - [`protocol`]: messages between engines.
+//! - [`daemon`]: the [`Cluster`] handle: the engine driven over remoting,
+//!   with events, operator commands and coordinated shutdown.
+//! - [`receptionist`]: the cluster receptionist (service listings across
+//!   nodes, replicated by gossip of per-node buckets).
+//! - [`pubsub`]: distributed pub-sub topics on top of the receptionist.
 //! - [`sbr`]: the split brain resolver's strategies and stability tracking.
 //! - [`engine`]: the per-node state machine.
 //! - [`settings`]: settings with Akka's defaults and validation.
@@ -47,7 +53,9 @@ mod heartbeat;
 pub mod member;
 mod presets;
 pub mod protocol;
+pub mod pubsub;
 pub mod reachability;
+pub mod receptionist;
 pub mod rng;
 pub mod sbr;
 pub mod settings;
@@ -62,7 +70,11 @@ pub use events::{ClusterEvent, CurrentClusterState};
 pub use gossip::{Gossip, GossipOverview};
 pub use member::{AppVersion, Member, MemberStatus};
 pub use protocol::ClusterMessage;
+pub use pubsub::{DistributedPubSub, Topic, TopicMetrics};
 pub use reachability::{Reachability, ReachabilityStatus};
+pub use receptionist::{
+    ClusterReceptionist, ReceptionistError, ReceptionistMetrics, ReceptionistSettings,
+};
 pub use sbr::{Decision, Lease, SbrSettings, Strategy};
 pub use settings::{ClusterSettings, SettingsError};
 pub use vclock::{ClockOrdering, VectorClock};

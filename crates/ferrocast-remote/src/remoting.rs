@@ -335,6 +335,76 @@ impl Remoting {
             .map_err(|_| ResolveError::NotRegistered(std::any::type_name::<M>()))
     }
 
+    /// The manifest `M` travels under, if `M` is registered: a name of the
+    /// message type that is the same on every node (Rust type names are
+    /// not), for protocols that key shared data by message type, such as
+    /// the cluster receptionist's service keys.
+    pub fn manifest_of<M: 'static>(&self) -> Option<&str> {
+        self.shared.registry.manifest_of::<M>()
+    }
+
+    /// A typed reference to the incarnation that the full `path` names
+    /// (`ferrocast://app@host:port/user/a#42:9137`, as returned by
+    /// [`Remoting::expose`]), built without asking its node: for protocols
+    /// that spread exposed paths themselves (the cluster receptionist
+    /// gossips them). Unlike [`Remoting::resolve`] nothing is checked with
+    /// the node, so the caller must know that the path was exposed with
+    /// message type `M`: a message to a gone incarnation or to an actor
+    /// that reads another type is counted as undeliverable there, and
+    /// death watch reports a gone incarnation terminated. A path of this
+    /// node gives the local actor while it is exposed.
+    pub fn actor_ref<M: Send + 'static>(
+        &self,
+        path: &RemotePath,
+    ) -> Result<ActorRef<M>, ResolveError> {
+        let (actor, node_uid) = path.incarnation.ok_or_else(|| {
+            ResolveError::Address(crate::address::AddressError {
+                text: path.to_string(),
+                reason: "the path names no incarnation (#actor-id:node-uid)",
+            })
+        })?;
+        let entry = self
+            .shared
+            .registry
+            .entry_of::<M>()
+            .ok_or(ResolveError::NotRegistered(std::any::type_name::<M>()))?
+            .clone();
+        if path.address == self.shared.local.address {
+            let exports = self
+                .shared
+                .exports
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let export = exports
+                .by_id
+                .get(&actor)
+                .filter(|_| node_uid == self.shared.local.uid)
+                .ok_or_else(|| ResolveError::NotFound(path.to_string()))?;
+            return export
+                .typed
+                .downcast_ref::<ActorRef<M>>()
+                .cloned()
+                .ok_or_else(|| {
+                    ResolveError::WrongType(format!(
+                        "{} reads {}, not {}",
+                        path, export.entry.manifest, entry.manifest
+                    ))
+                });
+        }
+        let any = (entry.glue.make_ref)(RefParts {
+            shared: self.shared.clone(),
+            assoc: self.shared.association(&path.address),
+            path: path.clone(),
+            actor,
+            node_uid,
+            lane: self.shared.lane_for(&path.path),
+            entry: entry.clone(),
+        });
+        any.downcast::<ActorRef<M>>()
+            .map(|r| *r)
+            .map_err(|_| ResolveError::NotRegistered(std::any::type_name::<M>()))
+    }
+
     /// Makes a local actor the node's well-known service `name`, which
     /// every node reaches with [`Remoting::service`] without resolving a
     /// path first: the infrastructure that must talk to a node before

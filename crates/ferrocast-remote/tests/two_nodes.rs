@@ -293,3 +293,56 @@ async fn services_are_reached_by_name_across_incarnations() {
     a2.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exposed_paths_become_references_without_a_round_trip() {
+    let a = Node::start("paths", fast_config()).await;
+    let b = Node::start("paths", fast_config()).await;
+    let counter = a.system.spawn("counter", Counter::default).unwrap();
+    let path = a.remoting.expose(&counter).unwrap();
+    assert!(path.incarnation.is_some());
+    assert_eq!(
+        b.remoting.manifest_of::<CounterMsg>(),
+        Some("test.CounterMsg")
+    );
+    assert_eq!(b.remoting.manifest_of::<i8>(), None);
+
+    // On another node: a remote reference to that incarnation.
+    let remote = b.remoting.actor_ref::<CounterMsg>(&path).unwrap();
+    assert_eq!(remote.uid(), counter.uid());
+    remote.tell(CounterMsg::Add(5));
+    assert_eq!(remote.ask(CounterMsg::Get, WAIT).await.unwrap(), 5);
+    // On its own node: the local actor itself.
+    let local = a.remoting.actor_ref::<CounterMsg>(&path).unwrap();
+    assert_eq!(local.path(), counter.path());
+
+    // Bad input is a typed error, never a fake reference.
+    let mut bare = path.clone();
+    bare.incarnation = None;
+    assert!(matches!(
+        b.remoting.actor_ref::<CounterMsg>(&bare),
+        Err(ResolveError::Address(_))
+    ));
+    assert!(matches!(
+        b.remoting.actor_ref::<i8>(&path),
+        Err(ResolveError::NotRegistered(_))
+    ));
+    assert!(matches!(
+        a.remoting.actor_ref::<u64>(&path),
+        Err(ResolveError::WrongType(_))
+    ));
+    let mut gone = path.clone();
+    gone.incarnation = Some((u64::MAX >> 2, a.system.uid()));
+    assert!(matches!(
+        a.remoting.actor_ref::<CounterMsg>(&gone),
+        Err(ResolveError::NotFound(_))
+    ));
+
+    // A stopped incarnation: watchers hear of it.
+    let mut probe = TestProbe::<u64>::new(&b.system);
+    probe.watch(remote.as_any());
+    counter.tell(CounterMsg::Stop);
+    probe.expect_terminated(remote.as_any(), WAIT).await;
+    a.stop().await;
+    b.stop().await;
+}
