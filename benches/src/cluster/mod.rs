@@ -24,6 +24,12 @@
 //! - `kill9_to_removed_ms`: until both survivors removed it: detection, the split brain
 //!   resolver's `stable_after`, downing by the leader, removal at convergence.
 //!
+//! - `simN_*` (run `sim`): the deterministic simulator (`ferrocast_cluster::sim`), N = 5,
+//!   10, 25 nodes on a lossless network with 1–40 ms delays, in *simulated* time: from
+//!   start to one converged cluster with every member Up, and from the crash of a member to
+//!   its removal on every survivor, with the default and the fast-failover settings; the
+//!   median of 5 seeds. The simulator checks its safety invariants after every step.
+//!
 //! No Rust peer has cluster membership to compare with; Akka documents its default failover
 //! at about 45 s (about 25 s for ten nodes): detection, 20 s stable-after, removal.
 
@@ -39,7 +45,11 @@ use anyhow::{Context as _, Result, bail};
 use crate::harness::{CHILD_COMMAND, Measured, Metric, Suite};
 
 const LIBRARIES: &[&str] = &["ferrocast"];
-const RUNS: &[&str] = &["failover-default", "failover-fast"];
+const RUNS: &[&str] = &["failover-default", "failover-fast", "sim"];
+/// Cluster sizes the simulator measures.
+const SIM_SIZES: [usize; 3] = [5, 10, 25];
+/// Seeds per size; the median is reported.
+const SIM_SEEDS: u64 = 5;
 /// Members of the measured cluster.
 const MEMBERS: usize = 3;
 /// Heartbeats before the kill, so the detectors know the interval.
@@ -68,7 +78,17 @@ fn metrics(_quick: bool) -> Vec<Metric> {
         ("fast_kill9_to_unreachable_ms", "ms", "failover-fast"),
         ("fast_kill9_to_removed_ms", "ms", "failover-fast"),
     ];
-    Metric::table(rows)
+    let mut metrics = Metric::table(rows);
+    for n in SIM_SIZES {
+        for name in sim_names(n) {
+            metrics.push(Metric {
+                name,
+                unit: "ms",
+                run: "sim",
+            });
+        }
+    }
+    metrics
 }
 
 fn child(library: &str, run: &str, _quick: bool) -> Result<Measured> {
@@ -80,6 +100,7 @@ fn child(library: &str, run: &str, _quick: bool) -> Result<Measured> {
         "member-fast" => member::run(true),
         "failover-default" => failover("default"),
         "failover-fast" => failover("fast"),
+        "sim" => simulate(),
         other => bail!("unknown run {other:?}"),
     }
 }
@@ -246,6 +267,45 @@ fn failover(config: &str) -> Result<Measured> {
     ])
 }
 
+/// The simulator's rows for `n` nodes: formed, and crash-to-removed with each config.
+fn sim_names(n: usize) -> [String; 3] {
+    [
+        format!("sim{n}_default_converged_ms"),
+        format!("sim{n}_default_crash_to_removed_ms"),
+        format!("sim{n}_fast_crash_to_removed_ms"),
+    ]
+}
+
+/// Simulated time (not wall time) for 5, 10 and 25 nodes to form a converged cluster and
+/// to remove a crashed member, median over seeds; the simulator checks its safety
+/// invariants (no split brain, no removal without Down or Exiting) on every step.
+fn simulate() -> Result<Measured> {
+    use ferrocast_cluster::ClusterSettings;
+    use ferrocast_cluster::sim::measure_convergence;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut out = Vec::new();
+    for n in SIM_SIZES {
+        let (mut formed, mut removed, mut fast_removed) = (Vec::new(), Vec::new(), Vec::new());
+        for seed in 1..=SIM_SEEDS {
+            let d = measure_convergence(n, seed, ClusterSettings::default())
+                .map_err(|e| anyhow::anyhow!("{n} nodes, seed {seed}: {e:?}"))?;
+            formed.push(d.formed_after.as_secs_f64() * 1000.0);
+            removed.push(d.removed_after.as_secs_f64() * 1000.0);
+            let f = measure_convergence(n, seed, ClusterSettings::fast_failover())
+                .map_err(|e| anyhow::anyhow!("{n} nodes fast, seed {seed}: {e:?}"))?;
+            fast_removed.push(f.removed_after.as_secs_f64() * 1000.0);
+        }
+        let [a, b, c] = sim_names(n);
+        out.push((a, median(formed)));
+        out.push((b, median(removed)));
+        out.push((c, median(fast_removed)));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +314,9 @@ mod tests {
     fn every_metric_belongs_to_a_run() {
         for m in metrics(false) {
             assert!(RUNS.contains(&m.run), "{}", m.name);
-            assert!(m.name.starts_with(m.run.trim_start_matches("failover-")));
+            if m.run != "sim" {
+                assert!(m.name.starts_with(m.run.trim_start_matches("failover-")));
+            }
         }
     }
 }

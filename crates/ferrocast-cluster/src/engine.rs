@@ -88,6 +88,7 @@ pub enum Output {
 
 mod downing;
 mod join;
+mod tombstones;
 
 #[derive(Debug, Clone, PartialEq)]
 enum JoinState {
@@ -141,6 +142,8 @@ pub struct MembershipEngine {
     timers: Timers,
     /// Since when the leader could not converge (for WeaklyUp).
     not_converged_since: Option<Instant>,
+    /// Ages of the tombstones, for pruning.
+    tombstones: tombstones::Tombstones,
     stopped: Option<ShutdownReason>,
 }
 
@@ -181,6 +184,7 @@ impl MembershipEngine {
                 reaper: now,
             },
             not_converged_since: None,
+            tombstones: tombstones::Tombstones::default(),
             stopped: None,
             settings,
         })
@@ -272,6 +276,7 @@ impl MembershipEngine {
             Input::Down(addr) => self.mark(&addr, MemberStatus::Down),
             Input::LeaseResult { granted } => self.lease_result(granted),
         }
+        self.tombstones.track(&mut self.gossip, now);
         self.after_change(&before, &mut out);
         out
     }
@@ -467,6 +472,11 @@ impl MembershipEngine {
             self.timers.leader = now + self.settings.leader_actions_interval;
             self.leader_actions(now, out);
             self.resolve_split_brain(now, out);
+            self.tombstones.prune(
+                &mut self.gossip,
+                self.settings.prune_gossip_tombstones_after,
+                now,
+            );
         }
         self.lease_timer(now, out);
         if now >= self.timers.gossip {

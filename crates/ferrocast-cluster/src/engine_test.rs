@@ -393,3 +393,31 @@ fn invalid_settings_are_refused_and_a_stopped_engine_ignores_input() {
             .is_empty()
     );
 }
+
+#[test]
+fn tombstones_are_pruned_from_the_gossip_after_the_setting() {
+    let mut net = Net::new();
+    for (i, uid) in [(1, 11), (2, 22), (3, 33)] {
+        let s = ClusterSettings {
+            prune_gossip_tombstones_after: Duration::from_secs(60),
+            ..settings(&[1, 2, 3], None)
+        };
+        net.add(i, uid, s);
+    }
+    net.run_for(Duration::from_secs(10));
+    net.input(addr(1), Input::Leave(addr(3)));
+    net.run_for(Duration::from_secs(5));
+    let removed = net.engines[&addr(3)].self_node().clone();
+    for i in [1, 2] {
+        assert!(net.engines[&addr(i)].gossip().tombstones.contains(&removed));
+    }
+    net.run_for(Duration::from_secs(50));
+    assert!(net.engines[&addr(1)].gossip().tombstones.contains(&removed));
+    net.run_for(Duration::from_secs(15));
+    for i in [1, 2] {
+        let g = net.engines[&addr(i)].gossip();
+        assert!(g.tombstones.is_empty(), "node {i}: {:?}", g.tombstones);
+        assert_eq!(g.members.len(), 2);
+    }
+    assert!(net.all_up(&[1, 2]));
+}

@@ -10,6 +10,8 @@
 //! See `docs/cluster/semantics.md` for the member life cycle, gossip and
 //! convergence, leader actions, failure detection, the split brain
 //! resolver strategies and the simulator's invariants.
+//! `docs/cluster/algorithm.md` explains the algorithms and why each default
+//! has the value it has (failure detection, downing, singleton timing).
 //!
 //! ```
 //! use ferrocast_cluster::{ClusterSettings, Input, MembershipEngine, MemberStatus};
@@ -35,11 +37,14 @@
 //! - [`events`]: cluster events as diffs of gossips; the snapshot.
 //! - [`protocol`]: messages between engines.
 //! - [`daemon`]: the [`Cluster`] handle: the engine driven over remoting,
-//!   with events, operator commands and coordinated shutdown.
+//!   with events, operator commands and coordinated shutdown; its
+//!   `singleton` module runs cluster singletons and their proxies.
 //! - [`receptionist`]: the cluster receptionist (service listings across
 //!   nodes, replicated by gossip of per-node buckets).
 //! - [`pubsub`]: distributed pub-sub topics on top of the receptionist.
 //! - [`sbr`]: the split brain resolver's strategies and stability tracking.
+//! - [`singleton`]: the cluster singleton manager (one instance, on the
+//!   oldest member).
 //! - [`engine`]: the per-node state machine.
 //! - [`settings`]: settings with Akka's defaults and validation.
 //! - [`rng`]: the seeded random generator.
@@ -60,6 +65,7 @@ pub mod rng;
 pub mod sbr;
 pub mod settings;
 pub mod sim;
+pub mod singleton;
 pub mod vclock;
 
 pub use daemon::{
@@ -77,4 +83,8 @@ pub use receptionist::{
 };
 pub use sbr::{Decision, Lease, SbrSettings, Strategy};
 pub use settings::{ClusterSettings, SettingsError};
+pub use singleton::{
+    SingletonInput, SingletonManager, SingletonMessage, SingletonOutput, SingletonSettings,
+    SingletonState,
+};
 pub use vclock::{ClockOrdering, VectorClock};

@@ -42,6 +42,11 @@ pub struct ClusterSettings {
     pub retry_unsuccessful_join_after: Option<Duration>,
     /// The split brain resolver; `None` leaves downing to an operator.
     pub downing: Option<SbrSettings>,
+    /// A removed member's tombstone is dropped from the gossip this long
+    /// after the node first saw it, so the gossip does not grow forever;
+    /// long enough that no stale gossip that still lists the member is
+    /// around any more.
+    pub prune_gossip_tombstones_after: Duration,
 }
 
 impl Default for ClusterSettings {
@@ -67,6 +72,7 @@ impl Default for ClusterSettings {
             seed_node_timeout: Duration::from_secs(5),
             retry_unsuccessful_join_after: Some(Duration::from_secs(10)),
             downing: Some(SbrSettings::default()),
+            prune_gossip_tombstones_after: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -141,6 +147,11 @@ impl ClusterSettings {
             positive,
         )?;
         check(
+            !self.prune_gossip_tombstones_after.is_zero(),
+            "prune_gossip_tombstones_after",
+            positive,
+        )?;
+        check(
             self.weakly_up_after.is_none_or(|d| !d.is_zero()),
             "weakly_up_after",
             "must be greater than zero (use None to disable)",
@@ -181,6 +192,10 @@ mod tests {
         );
         assert_eq!(s.monitored_by_nr_of_members, 9);
         assert_eq!(s.weakly_up_after, Some(Duration::from_secs(7)));
+        assert_eq!(
+            s.prune_gossip_tombstones_after,
+            Duration::from_secs(24 * 3600)
+        );
         assert_eq!(s.validate(), Ok(()));
     }
 

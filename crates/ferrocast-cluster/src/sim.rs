@@ -4,13 +4,19 @@
 //! The network delays each message, loses some, and drops those that cross
 //! a partition. Nodes crash (their engine is dropped), restart with a new
 //! uid, leave gracefully, and shut down when the engine says so. A lease
-//! (for lease-majority) is held by at most one live node.
+//! (for lease-majority) is held by at most one live node. Every node also
+//! runs a [`SingletonManager`] fed from its engine; the simulated singleton
+//! instance dies with its node's process.
 //!
 //! A run has two phases. In the *fault phase* faults happen at random and
 //! the [`invariants`] are checked after every step: safety must hold
 //! whatever the faults. In the *heal phase* the network is made whole, every
 //! stopped node restarts, and the cluster must converge with every node Up
-//! within a bounded simulated time (liveness).
+//! within a bounded simulated time, then run exactly one singleton instance,
+//! on the oldest (liveness).
+//!
+//! [`measure_convergence`] uses the same machinery without faults to time
+//! cluster formation and crash removal for benchmarks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -20,12 +26,22 @@ use tokio::time::Instant;
 
 use crate::engine::{Input, MembershipEngine, Output};
 use crate::member::MemberStatus;
-use crate::protocol::ClusterMessage;
 use crate::rng::SplitMix64;
 use crate::sbr::{Lease, SbrSettings, Strategy};
 use crate::settings::ClusterSettings;
+use crate::singleton::{SingletonManager, SingletonSettings};
 
 pub mod invariants;
+mod lease;
+mod measure;
+mod node;
+mod singleton;
+
+use lease::SimLease;
+pub use measure::{Convergence, measure_convergence};
+pub use node::SimNode;
+use node::{InFlight, SimMessage};
+use singleton::SingletonFeed;
 
 use invariants::History;
 
@@ -52,6 +68,8 @@ pub struct SimConfig {
     pub fault_probability: f64,
     /// Base settings of every node (seed nodes are filled in).
     pub settings: ClusterSettings,
+    /// Settings of the singleton manager every node runs.
+    pub singleton: SingletonSettings,
 }
 
 impl SimConfig {
@@ -59,9 +77,17 @@ impl SimConfig {
     /// minute; `stable_after` is shortened to fit the fault phase.
     pub fn new(nodes: usize, strategy: Strategy) -> Self {
         let stable_after = Duration::from_secs(7);
+        let settings = ClusterSettings {
+            downing: Some(SbrSettings {
+                strategy: strategy.clone(),
+                stable_after,
+                down_all_when_unstable: Some(SbrSettings::down_all_when_unstable_for(stable_after)),
+            }),
+            ..ClusterSettings::default()
+        };
         SimConfig {
             nodes,
-            strategy: strategy.clone(),
+            strategy,
             step: Duration::from_millis(100),
             fault_phase: Duration::from_secs(45),
             liveness_bound: Duration::from_secs(120),
@@ -69,16 +95,8 @@ impl SimConfig {
             max_delay: Duration::from_millis(40),
             max_loss: 0.05,
             fault_probability: 0.02,
-            settings: ClusterSettings {
-                downing: Some(SbrSettings {
-                    strategy,
-                    stable_after,
-                    down_all_when_unstable: Some(SbrSettings::down_all_when_unstable_for(
-                        stable_after,
-                    )),
-                }),
-                ..ClusterSettings::default()
-            },
+            singleton: SingletonSettings::for_cluster(&settings),
+            settings,
         }
     }
 
@@ -107,60 +125,6 @@ impl SimConfig {
     }
 }
 
-/// The simulated lease: one holder; a holder that is not running has let
-/// its lease expire.
-#[derive(Debug, Default)]
-struct SimLease {
-    holder: Option<UniqueAddress>,
-}
-
-impl Lease for SimLease {
-    fn acquire(&mut self, owner: &UniqueAddress, _now: Instant) -> bool {
-        match &self.holder {
-            Some(h) if h != owner => false,
-            _ => {
-                self.holder = Some(owner.clone());
-                true
-            }
-        }
-    }
-
-    fn release(&mut self, owner: &UniqueAddress) -> bool {
-        if self.holder.as_ref() == Some(owner) {
-            self.holder = None;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[derive(Debug)]
-struct InFlight {
-    deliver_at: Instant,
-    seq: u64,
-    from: usize,
-    to: usize,
-    msg: ClusterMessage,
-}
-
-/// One simulated node.
-#[derive(Debug)]
-pub struct SimNode {
-    address: NodeAddress,
-    /// The current incarnation; `None` while crashed.
-    engine: Option<MembershipEngine>,
-    /// When a stopped node comes back (heal phase).
-    restart_at: Option<Instant>,
-}
-
-impl SimNode {
-    /// The running engine, if the node is up and its engine did not stop.
-    pub fn running(&self) -> Option<&MembershipEngine> {
-        self.engine.as_ref().filter(|e| e.stopped().is_none())
-    }
-}
-
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("at {at:?} of simulated time: {what}")]
@@ -182,6 +146,9 @@ pub struct SimReport {
     pub shutdowns: u64,
     /// Time from the heal to convergence.
     pub converged_after: Duration,
+    /// Time from convergence to exactly one singleton instance, on the
+    /// oldest member.
+    pub singleton_after: Duration,
 }
 
 /// A simulation run.
@@ -189,6 +156,9 @@ pub struct SimReport {
 pub struct Simulation {
     config: SimConfig,
     rng: SplitMix64,
+    /// Loss and delay of singleton messages: a stream of its own, so the
+    /// membership part of a run is the same with or without managers.
+    singleton_rng: SplitMix64,
     t0: Instant,
     now: Instant,
     nodes: Vec<SimNode>,
@@ -213,6 +183,7 @@ impl Simulation {
     pub fn new(config: SimConfig, seed: u64, t0: Instant) -> Self {
         let mut sim = Simulation {
             rng: SplitMix64::new(seed),
+            singleton_rng: SplitMix64::new(seed ^ 0x5167_1e70_5167_1e70),
             t0,
             now: t0,
             nodes: (0..config.nodes)
@@ -220,6 +191,8 @@ impl Simulation {
                     address: NodeAddress::new("sim", format!("n{i}"), 2550 + i as u16),
                     engine: None,
                     restart_at: None,
+                    singleton: None,
+                    instance: false,
                 })
                 .collect(),
             in_flight: Vec::new(),
@@ -268,9 +241,13 @@ impl Simulation {
             ..self.config.settings.clone()
         };
         let seed = self.rng.next_u64();
+        let singleton = SingletonManager::new(node.clone(), self.config.singleton.clone())
+            .unwrap_or_else(|e| panic!("simulator singleton settings are invalid: {e}"));
         let engine = MembershipEngine::new(node, settings, seed, self.now)
             .unwrap_or_else(|e| panic!("simulator settings are invalid: {e}"));
         self.nodes[i].engine = Some(engine);
+        self.nodes[i].singleton = Some(singleton);
+        self.nodes[i].instance = false;
         self.nodes[i].restart_at = None;
         self.history.restarted(i);
         self.input(i, Input::JoinSeedNodes);
@@ -316,10 +293,14 @@ impl Simulation {
             {
                 self.history.observe(i, engine);
                 self.dirty = true;
+                // The manager sees the new membership before any of the
+                // engine's messages leave (a real node feeds it from the
+                // same event before sending).
+                self.singleton(i, SingletonFeed::Membership);
             }
             for out in outputs {
                 match out {
-                    Output::Send { to, msg } => self.send(i, &to, msg),
+                    Output::Send { to, msg } => self.send(i, &to, SimMessage::Cluster(msg)),
                     Output::Event(_) => {}
                     Output::AcquireLease => {
                         self.expire_lease();
@@ -332,7 +313,10 @@ impl Simulation {
                     Output::ReleaseLease => {
                         self.lease.release(&self_node);
                     }
-                    Output::Shutdown(_) => self.report.shutdowns += 1,
+                    Output::Shutdown(_) => {
+                        self.report.shutdowns += 1;
+                        self.nodes[i].stop_process();
+                    }
                 }
             }
         }
@@ -349,11 +333,15 @@ impl Simulation {
         }
     }
 
-    fn send(&mut self, from: usize, to: &NodeAddress, msg: ClusterMessage) {
+    fn send(&mut self, from: usize, to: &NodeAddress, msg: SimMessage) {
         let Some(to) = self.index_of(to) else {
             return;
         };
-        if self.rng.chance(self.loss) {
+        let rng = match msg {
+            SimMessage::Cluster(_) => &mut self.rng,
+            SimMessage::Singleton(_) => &mut self.singleton_rng,
+        };
+        if rng.chance(self.loss) {
             return;
         }
         let span = self
@@ -361,7 +349,7 @@ impl Simulation {
             .max_delay
             .saturating_sub(self.config.min_delay)
             .as_micros() as u64;
-        let delay = self.config.min_delay + Duration::from_micros(self.rng.below(span + 1));
+        let delay = self.config.min_delay + Duration::from_micros(rng.below(span + 1));
         self.seq += 1;
         self.in_flight.push(InFlight {
             deliver_at: self.now + delay,
@@ -380,7 +368,12 @@ impl Simulation {
         due.sort_by_key(|m| (m.deliver_at, m.seq));
         for m in due {
             if self.connected(m.from, m.to) {
-                self.input(m.to, Input::Receive(m.msg));
+                match m.msg {
+                    SimMessage::Cluster(msg) => self.input(m.to, Input::Receive(msg)),
+                    SimMessage::Singleton(msg) => {
+                        self.singleton(m.to, SingletonFeed::Receive(msg));
+                    }
+                }
             }
         }
     }
@@ -403,6 +396,7 @@ impl Simulation {
             2 => {
                 let i = self.rng.below(n as u64) as usize;
                 self.nodes[i].engine = None;
+                self.nodes[i].stop_process();
             }
             3 => {
                 // Restart a stopped node, but never the first seed while
@@ -435,6 +429,7 @@ impl Simulation {
         self.deliver_due();
         for i in 0..self.nodes.len() {
             self.input(i, Input::Tick);
+            self.singleton(i, SingletonFeed::Tick);
         }
         if let Some(v) = self.history.take_violation() {
             return Err(self.fail(v));
@@ -445,6 +440,7 @@ impl Simulation {
         if std::mem::take(&mut self.dirty) {
             invariants::no_split_brain(&self.nodes).map_err(|v| self.fail(v))?;
         }
+        invariants::at_most_one_singleton(&self.nodes).map_err(|v| self.fail(v))?;
         Ok(())
     }
 
@@ -461,7 +457,12 @@ impl Simulation {
         self.partition = None;
         self.loss = 0.0;
         let healed_at = self.now;
-        let deadline = self.now + self.config.liveness_bound;
+        // Once converged, the oldest may have to wait out a removal margin
+        // (and a few retries) before it starts the instance.
+        let singleton_bound = self.config.singleton.removal_margin
+            + self.config.singleton.hand_over_retry_interval * 5;
+        let deadline = self.now + self.config.liveness_bound + singleton_bound;
+        let mut converged = None;
         while self.now < deadline {
             for i in 0..self.nodes.len() {
                 if self.nodes[i].running().is_none() {
@@ -473,9 +474,23 @@ impl Simulation {
                 }
             }
             self.step()?;
-            if invariants::converged_all_up(&self.nodes) {
+            if converged.is_none() && invariants::converged_all_up(&self.nodes) {
                 self.report.converged_after = self.now.saturating_duration_since(healed_at);
-                return Ok(self.report);
+                converged = Some(self.now);
+            }
+            if let Some(at) = converged {
+                if invariants::one_singleton_on_the_oldest(&self.nodes).is_ok() {
+                    self.report.singleton_after = self.now.saturating_duration_since(at);
+                    return Ok(self.report);
+                }
+                if self.now >= at + singleton_bound {
+                    let why = invariants::one_singleton_on_the_oldest(&self.nodes)
+                        .err()
+                        .unwrap_or_default();
+                    return Err(self.fail(format!(
+                        "liveness: {why} {singleton_bound:?} after convergence"
+                    )));
+                }
             }
         }
         let views: Vec<String> = self
@@ -557,25 +572,5 @@ mod tests {
         let a = Simulation::new(config.clone(), 77, t0).run();
         let b = Simulation::new(config, 77, t0).run();
         assert_eq!(a, b);
-    }
-
-    #[test]
-    fn sim_lease_has_one_holder() {
-        let t0 = Instant::now();
-        let a = UniqueAddress {
-            address: NodeAddress::new("s", "a", 1),
-            uid: 1,
-        };
-        let b = UniqueAddress {
-            address: NodeAddress::new("s", "b", 1),
-            uid: 2,
-        };
-        let mut l = SimLease::default();
-        assert!(l.acquire(&a, t0));
-        assert!(l.acquire(&a, t0), "re-entrant");
-        assert!(!l.acquire(&b, t0));
-        assert!(!l.release(&b));
-        assert!(l.release(&a));
-        assert!(l.acquire(&b, t0));
     }
 }

@@ -1,8 +1,10 @@
 //! Deterministic simulation of the membership protocol over many seeds.
 //!
-//! Every seed runs N nodes through random partitions, loss, crashes,
-//! restarts and graceful leaves (checking safety after every step), then
-//! heals the network and requires convergence with every node Up.
+//! Every seed runs N nodes, each with a singleton manager, through random
+//! partitions, loss, crashes, restarts and graceful leaves (checking safety
+//! after every step, including "never two singleton instances"), then heals
+//! the network and requires convergence with every node Up and exactly one
+//! singleton instance, on the oldest.
 //!
 //! - `FERROCAST_SIM_SEED=<n>` replays one seed alone (with its own strategy).
 //! - `FERROCAST_SIM_SEEDS=<n>` changes the number of seeds (default 1000).
@@ -22,12 +24,14 @@ fn seeds() -> u64 {
         .unwrap_or(1000)
 }
 
-fn run_seed(seed: u64) -> Result<Duration, String> {
+/// Runs one seed: time to convergence after the heal, then to one
+/// singleton.
+fn run_seed(seed: u64) -> Result<(Duration, Duration), String> {
     let strategy = SimConfig::strategy_for_seed(seed, NODES);
     let config = SimConfig::new(NODES, strategy.clone());
     Simulation::new(config, seed, Instant::now())
         .run()
-        .map(|r| r.converged_after)
+        .map(|r| (r.converged_after, r.singleton_after))
         .map_err(|f| format!("seed {seed} ({strategy:?}) failed {f}"))
 }
 
@@ -45,14 +49,19 @@ fn run_shard(shard: u64) {
         return;
     }
     let mut failures = Vec::new();
-    let mut slowest = Duration::ZERO;
+    let (mut slowest, mut slowest_singleton) = (Duration::ZERO, Duration::ZERO);
     for seed in (0..seeds()).filter(|s| s % SHARDS == shard) {
         match run_seed(seed) {
-            Ok(d) => slowest = slowest.max(d),
+            Ok((c, s)) => {
+                slowest = slowest.max(c);
+                slowest_singleton = slowest_singleton.max(s);
+            }
             Err(e) => failures.push((seed, e)),
         }
     }
-    println!("shard {shard}: slowest convergence after heal {slowest:?}");
+    println!(
+        "shard {shard}: slowest convergence after heal {slowest:?}, then one singleton after {slowest_singleton:?}"
+    );
     if let Some((seed, first)) = failures.first() {
         let all: Vec<u64> = failures.iter().map(|(s, _)| *s).collect();
         panic!(
@@ -80,4 +89,18 @@ fn simulation_shard_2() {
 #[test]
 fn simulation_shard_3() {
     run_shard(3);
+}
+
+/// The singleton check is not vacuous: without a removal margin, the
+/// surviving side of a partition starts a second instance while the downed
+/// side (which has not decided yet) still runs the first.
+#[test]
+fn without_a_removal_margin_two_singletons_run() {
+    let seed = 193;
+    let mut config = SimConfig::new(NODES, SimConfig::strategy_for_seed(seed, NODES));
+    config.singleton.removal_margin = Duration::ZERO;
+    let failure = Simulation::new(config, seed, Instant::now())
+        .run()
+        .unwrap_err();
+    assert!(failure.what.starts_with("two singletons"), "{failure}");
 }

@@ -528,6 +528,83 @@ fn from_wire(msg: WireMessage) -> Result<ClusterMessage, WireError> {
     })
 }
 
+/// The manifest singleton managers' messages are registered under.
+pub const SINGLETON_MANIFEST: &str = "ferrocast.cluster.SingletonMessage";
+
+/// A singleton manager's message on the wire, with the singleton's name
+/// (one service per node serves every singleton).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingletonEnvelope {
+    /// The singleton.
+    pub name: String,
+    /// The message.
+    pub msg: crate::singleton::SingletonMessage,
+}
+
+/// The prost codec for [`SingletonEnvelope`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingletonCodec;
+
+#[derive(Clone, PartialEq, Message)]
+struct WireSingleton {
+    #[prost(string, tag = "1")]
+    name: String,
+    /// 0 HandOverToMe, 1 HandOverInProgress, 2 HandOverDone, 3 TakeOverFromMe.
+    #[prost(uint32, tag = "2")]
+    kind: u32,
+    #[prost(message, optional, tag = "3")]
+    from: Option<WireNode>,
+    #[prost(message, optional, tag = "4")]
+    to: Option<WireNode>,
+}
+
+impl Serializer<SingletonEnvelope> for SingletonCodec {
+    fn id(&self) -> u32 {
+        SERIALIZER_ID
+    }
+
+    fn encode(&self, value: &SingletonEnvelope, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        use crate::singleton::SingletonMessage as S;
+        let kind = match &value.msg {
+            S::HandOverToMe { .. } => 0,
+            S::HandOverInProgress { .. } => 1,
+            S::HandOverDone { .. } => 2,
+            S::TakeOverFromMe { .. } => 3,
+        };
+        WireSingleton {
+            name: value.name.clone(),
+            kind,
+            from: Some(node(value.msg.from())),
+            to: Some(node(value.msg.to())),
+        }
+        .encode(out)
+        .map_err(CodecError::new)
+    }
+
+    fn decode(&self, manifest: &str, bytes: &[u8]) -> Result<SingletonEnvelope, CodecError> {
+        use crate::singleton::SingletonMessage as S;
+        if manifest != SINGLETON_MANIFEST {
+            return Err(CodecError::new(format!("unknown manifest {manifest}")));
+        }
+        let w = WireSingleton::decode(bytes).map_err(CodecError::new)?;
+        let from = from_node(w.from).map_err(CodecError::new)?;
+        let to = from_node(w.to).map_err(CodecError::new)?;
+        let msg = match w.kind {
+            0 => S::HandOverToMe { from, to },
+            1 => S::HandOverInProgress { from, to },
+            2 => S::HandOverDone { from, to },
+            3 => S::TakeOverFromMe { from, to },
+            other => {
+                return Err(CodecError::new(WireError::BadEnum(
+                    "singleton message",
+                    other,
+                )));
+            }
+        };
+        Ok(SingletonEnvelope { name: w.name, msg })
+    }
+}
+
 #[cfg(test)]
 #[path = "codec_test.rs"]
 mod tests;

@@ -133,3 +133,48 @@ fn bad_bytes_are_typed_errors() {
     };
     assert!(ClusterCodec.decode(MANIFEST, &bad.encode_to_vec()).is_err());
 }
+
+#[test]
+fn singleton_messages_survive_the_wire() {
+    use crate::singleton::SingletonMessage as S;
+    for msg in [
+        S::HandOverToMe {
+            from: n(1, 11),
+            to: n(2, 22),
+        },
+        S::HandOverInProgress {
+            from: n(2, 22),
+            to: n(1, 11),
+        },
+        S::HandOverDone {
+            from: n(2, 22),
+            to: n(1, 11),
+        },
+        S::TakeOverFromMe {
+            from: n(1, 11),
+            to: n(3, 33),
+        },
+    ] {
+        let env = SingletonEnvelope {
+            name: "counter".into(),
+            msg,
+        };
+        let mut bytes = Vec::new();
+        SingletonCodec.encode(&env, &mut bytes).unwrap();
+        assert_eq!(
+            SingletonCodec.decode(SINGLETON_MANIFEST, &bytes).unwrap(),
+            env
+        );
+    }
+    let bad = WireSingleton {
+        name: "x".into(),
+        kind: 9,
+        from: Some(node(&n(1, 11))),
+        to: Some(node(&n(2, 22))),
+    };
+    assert!(
+        SingletonCodec
+            .decode(SINGLETON_MANIFEST, &bad.encode_to_vec())
+            .is_err()
+    );
+}

@@ -25,6 +25,7 @@
 //! gracefully in the `cluster-leave` phase.
 
 pub mod codec;
+pub mod singleton;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -185,6 +186,8 @@ impl ClusterSubscription {
 
 struct Inner {
     self_node: UniqueAddress,
+    /// The routes of this node's singleton managers, once one started.
+    singletons: std::sync::Mutex<Option<singleton::Routes>>,
     commands: mpsc::UnboundedSender<Command>,
     view: watch::Receiver<Arc<ClusterView>>,
     counters: Arc<Counters>,
@@ -245,6 +248,11 @@ impl Cluster {
     /// before [`Remoting::start`].
     pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
         registry.register_with::<ClusterMessage>(codec::MANIFEST, &[], codec::ClusterCodec)?;
+        registry.register_with::<codec::SingletonEnvelope>(
+            codec::SINGLETON_MANIFEST,
+            &[],
+            codec::SingletonCodec,
+        )?;
         Ok(())
     }
 
@@ -326,6 +334,7 @@ impl Cluster {
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 self_node,
+                singletons: std::sync::Mutex::new(None),
                 commands: cmd_tx,
                 view: view_rx,
                 counters,
@@ -469,6 +478,12 @@ struct Daemon {
     view: watch::Sender<Arc<ClusterView>>,
     counters: Arc<Counters>,
     lease: Option<Box<dyn Lease + Send>>,
+}
+
+/// Locks a mutex, going on after a panic of another holder (the data is
+/// plain and stays consistent).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How long a removed incarnation can still talk to this node (Akka's

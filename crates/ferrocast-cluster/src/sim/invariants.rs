@@ -6,7 +6,11 @@
 //!   member never comes back.
 //! - [`no_split_brain`]: no two running nodes have downed (or removed) each
 //!   other: once the resolver decided, at most one side keeps running.
-//! - [`converged_all_up`]: the liveness goal after the heal.
+//! - [`at_most_one_singleton`]: never two singleton instances at once
+//!   (counting only nodes whose process runs), checked after every step
+//!   and at every start of an instance.
+//! - [`converged_all_up`] and [`one_singleton_on_the_oldest`]: the
+//!   liveness goals after the heal.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,7 +38,7 @@ impl History {
         self.gone.remove(&i);
     }
 
-    fn violate(&mut self, what: String) {
+    pub(crate) fn violate(&mut self, what: String) {
         if self.violation.is_none() {
             self.violation = Some(what);
         }
@@ -131,4 +135,55 @@ pub fn converged_all_up(nodes: &[SimNode]) -> bool {
             && e.gossip().convergence(e.self_node())
             && e.gossip().version == engines[0].gossip().version
     })
+}
+
+/// At most one node whose process runs has a singleton instance running.
+pub fn at_most_one_singleton(nodes: &[SimNode]) -> Result<(), String> {
+    // Checked after every step: count first, describe only a violation.
+    if nodes.iter().filter(|n| n.runs_singleton()).count() <= 1 {
+        return Ok(());
+    }
+    let running: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.runs_singleton())
+        .filter_map(|n| n.running().map(|e| e.self_node().to_string()))
+        .collect();
+    if running.len() > 1 {
+        return Err(format!(
+            "two singletons: instances run on {}",
+            running.join(" and ")
+        ));
+    }
+    Ok(())
+}
+
+/// Exactly one singleton instance runs, on the oldest member of the
+/// (converged) cluster.
+pub fn one_singleton_on_the_oldest(nodes: &[SimNode]) -> Result<(), String> {
+    let running: Vec<&MembershipEngine> = nodes
+        .iter()
+        .filter(|n| n.runs_singleton())
+        .filter_map(|n| n.running())
+        .collect();
+    let oldest = nodes
+        .iter()
+        .filter_map(|n| n.running())
+        .filter_map(|e| e.self_member())
+        .min_by_key(|m| (m.up_number, m.unique_address.clone()))
+        .map(|m| m.unique_address.clone());
+    match running.as_slice() {
+        [one] if Some(one.self_node()) == oldest.as_ref() => Ok(()),
+        [one] => Err(format!(
+            "the singleton runs on {}, not on the oldest {oldest:?}",
+            one.self_node()
+        )),
+        [] => Err(format!(
+            "no singleton instance runs (oldest: {oldest:?}, states: {:?})",
+            nodes
+                .iter()
+                .map(|n| n.singleton().map(|s| s.state()))
+                .collect::<Vec<_>>()
+        )),
+        many => Err(format!("{} singleton instances run", many.len())),
+    }
 }

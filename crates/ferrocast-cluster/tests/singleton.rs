@@ -1,0 +1,245 @@
+//! Cluster singletons on real loopback TCP: several nodes in one process.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use ferrocast_actor::{
+    Actor, ActorError, ActorRef, ActorSystem, ActorSystemConfig, Context, ReplyTo,
+};
+use ferrocast_cluster::daemon::singleton::ClusterSingleton;
+use ferrocast_cluster::{Cluster, ClusterSettings, ClusterView, MemberStatus, SingletonSettings};
+use ferrocast_remote::{NodeAddress, Registry, RemoteConfig, Remoting};
+use serde::{Deserialize, Serialize};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Serialize, Deserialize)]
+enum CounterMsg {
+    Add(u64),
+    Get(ReplyTo<(u64, u16)>),
+}
+
+/// Counts, and says on which node it runs; `running` counts live instances.
+struct Counter {
+    total: u64,
+    port: u16,
+    running: Arc<AtomicI64>,
+    most: Arc<AtomicI64>,
+}
+
+impl Actor for Counter {
+    type Msg = CounterMsg;
+
+    async fn started(&mut self, _: &mut Context<Self>) -> Result<(), ActorError> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn handle(&mut self, msg: CounterMsg, _: &mut Context<Self>) -> Result<(), ActorError> {
+        match msg {
+            CounterMsg::Add(n) => self.total += n,
+            CounterMsg::Get(reply) => {
+                let _ = reply.send((self.total, self.port));
+            }
+        }
+        Ok(())
+    }
+
+    async fn stopped(&mut self, _: &mut Context<Self>) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct Node {
+    system: ActorSystem,
+    remoting: Remoting,
+    cluster: Cluster,
+    proxy: ActorRef<CounterMsg>,
+}
+
+#[derive(Clone, Default)]
+struct Census {
+    running: Arc<AtomicI64>,
+    most: Arc<AtomicI64>,
+}
+
+async fn node(seed: Option<NodeAddress>, census: &Census) -> Node {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let system = ActorSystem::new("app", ActorSystemConfig::default()).unwrap();
+    let mut registry = Registry::new();
+    Cluster::register(&mut registry).unwrap();
+    registry.register::<CounterMsg>("test.CounterMsg").unwrap();
+    registry.register::<(u64, u16)>("test.CountAt").unwrap();
+    let remoting = Remoting::start(&system, registry, RemoteConfig::bind("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let mut settings = ClusterSettings::fast_failover();
+    settings.seed_nodes = vec![seed.unwrap_or_else(|| remoting.address().clone())];
+    let singleton = SingletonSettings::for_cluster(&settings);
+    let cluster = Cluster::start(&remoting, settings).await.unwrap();
+    cluster.join_seed_nodes().unwrap();
+    let port = remoting.address().port;
+    let census = census.clone();
+    let proxy = ClusterSingleton::init(&cluster, "counter", singleton, move || Counter {
+        total: 0,
+        port,
+        running: census.running.clone(),
+        most: census.most.clone(),
+    })
+    .await
+    .unwrap();
+    Node {
+        system,
+        remoting,
+        cluster,
+        proxy,
+    }
+}
+
+fn all_up(v: &ClusterView, n: usize) -> bool {
+    v.gossip.members.len() == n
+        && v.gossip
+            .members
+            .values()
+            .all(|m| m.status == MemberStatus::Up)
+        && v.gossip.convergence(&v.self_node)
+}
+
+async fn three(census: &Census) -> Vec<Node> {
+    let a = node(None, census).await;
+    let seed = Some(a.remoting.address().clone());
+    let b = node(seed.clone(), census).await;
+    let c = node(seed, census).await;
+    let nodes = vec![a, b, c];
+    for n in &nodes {
+        tokio::time::timeout(WAIT, n.cluster.wait_for(|v| all_up(v, 3)))
+            .await
+            .expect("all Up")
+            .unwrap();
+    }
+    nodes
+}
+
+/// Asks through `proxy` until an answer comes (the proxy buffers while
+/// it looks for the instance; an ask can time out across a hand-over).
+async fn get(proxy: &ActorRef<CounterMsg>) -> (u64, u16) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(v) = proxy.ask(CounterMsg::Get, Duration::from_secs(2)).await {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("the singleton answers")
+}
+
+fn oldest_port(n: &Node) -> u16 {
+    n.cluster
+        .view()
+        .oldest(None)
+        .expect("an oldest member")
+        .unique_address
+        .address
+        .port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_on_the_oldest_reached_from_every_node() {
+    let census = Census::default();
+    let nodes = three(&census).await;
+    for (i, n) in nodes.iter().enumerate() {
+        n.proxy.tell(CounterMsg::Add(i as u64 + 1));
+    }
+    let oldest = oldest_port(&nodes[0]);
+    // Sent from one node, in order after its own Add; the others' Adds
+    // arrive at their own pace.
+    let total = tokio::time::timeout(WAIT, async {
+        loop {
+            let (total, at) = get(&nodes[2].proxy).await;
+            assert_eq!(at, oldest);
+            if total == 6 {
+                return total;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(total, 6);
+    assert_eq!(census.running.load(Ordering::SeqCst), 1);
+    assert_eq!(census.most.load(Ordering::SeqCst), 1);
+    for n in nodes {
+        n.system.terminate().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaving_oldest_hands_over() {
+    let census = Census::default();
+    let mut nodes = three(&census).await;
+    let oldest = oldest_port(&nodes[0]);
+    let i = nodes
+        .iter()
+        .position(|n| n.remoting.address().port == oldest)
+        .unwrap();
+    assert_eq!(get(&nodes[(i + 1) % 3].proxy).await.1, oldest);
+    let leaver = nodes.remove(i);
+    leaver.system.terminate().await;
+    // The next oldest runs it now; never two at once.
+    let next = tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, at) = get(&nodes[0].proxy).await;
+            if at != oldest {
+                return at;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(next, oldest_port(&nodes[0]));
+    assert_eq!(get(&nodes[1].proxy).await.1, next);
+    assert_eq!(census.running.load(Ordering::SeqCst), 1);
+    assert_eq!(census.most.load(Ordering::SeqCst), 1);
+    for n in nodes {
+        n.system.terminate().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_oldest_is_taken_over_after_removal() {
+    let census = Census::default();
+    let mut nodes = three(&census).await;
+    let oldest = oldest_port(&nodes[0]);
+    let i = nodes
+        .iter()
+        .position(|n| n.remoting.address().port == oldest)
+        .unwrap();
+    assert_eq!(get(&nodes[(i + 1) % 3].proxy).await.1, oldest);
+    let crashed = nodes.remove(i);
+    // Cut off: the crashed node downs itself (minority), and its instance
+    // stops with its system; the others take over after the margin.
+    crashed.remoting.shutdown();
+    tokio::time::timeout(WAIT, crashed.system.when_terminated())
+        .await
+        .expect("the cut-off node shuts down");
+    let next = tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, at) = get(&nodes[0].proxy).await;
+            if at != oldest {
+                return at;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(next, oldest_port(&nodes[0]));
+    assert_eq!(census.most.load(Ordering::SeqCst), 1);
+    for n in nodes {
+        n.system.terminate().await;
+    }
+}
