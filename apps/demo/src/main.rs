@@ -1,243 +1,111 @@
-//! Ferrocast's local demo: supervision and restarts at work under load.
+//! Ferrocast's demo.
 //!
-//! A supervisor spawns workers; one producer task per worker pushes jobs as
-//! fast as the bounded mailboxes take them (`send().await` waits for
-//! capacity: back-pressure). Every `--fail-every`-th job makes a worker fail,
-//! alternately by returning an error and by panicking. The supervisor's
-//! strategy restarts the failed worker with backoff; its producer waits
-//! meanwhile, the other workers carry on, and nothing else notices. Each
-//! second the demo prints throughput, restarts and dead letters; at the end
-//! it shuts the system down through coordinated shutdown.
+//! With no command it runs the supervision demo (supervision and restarts
+//! under load, see `supervision`), then a three-member cluster in this
+//! process (see `cluster_demo`), and exits. `node` runs one cluster member
+//! per process with its HTTP management endpoint (see `node`).
 //!
 //! ```text
-//! cargo run --release -p ferrocast-demo -- [--seconds N] [--workers N] [--fail-every N]
+//! cargo run --release -p ferrocast-demo -- [--seconds N] [--workers N] [--fail-every N] [--skip-cluster | --cluster-only]
+//! cargo run --release -p ferrocast-demo -- node --bind HOST:PORT [--seed HOST:PORT,...] [--http HOST:PORT] [--fast] ...
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+mod cluster_demo;
+mod cluster_node;
+mod events;
+mod node;
+mod node_args;
+mod supervision;
+
+use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use ferrocast::actor::Backoff;
-use ferrocast::prelude::*;
 
-#[derive(Default)]
-struct Counters {
-    processed: AtomicU64,
-    starts: AtomicU64,
-    failures: AtomicU64,
-}
+const USAGE: &str = "\
+usage: ferrocast-demo [--seconds N] [--workers N] [--fail-every N] [--skip-cluster | --cluster-only]
+       ferrocast-demo node --help";
 
-struct Worker {
-    counters: Arc<Counters>,
-    fail_every: u64,
-    handled: u64,
-}
-
-enum Job {
-    Work(u64),
-}
-
-impl Actor for Worker {
-    type Msg = Job;
-
-    async fn started(&mut self, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
-        self.counters.starts.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    async fn handle(&mut self, job: Job, _ctx: &mut Context<Self>) -> Result<(), ActorError> {
-        let Job::Work(n) = job;
-        self.handled += 1;
-        self.counters.processed.fetch_add(1, Ordering::Relaxed);
-        if self.handled % self.fail_every == 0 {
-            self.counters.failures.fetch_add(1, Ordering::Relaxed);
-            if (self.handled / self.fail_every) % 2 == 0 {
-                panic!("demo: injected panic at job {n}");
-            }
-            return Err(ActorError::msg(format!("demo: injected error at job {n}")));
-        }
-        Ok(())
-    }
-}
-
-struct Supervisor {
-    counters: Arc<Counters>,
-    workers: usize,
-    fail_every: u64,
-}
-
-enum SupervisorMsg {
-    Workers(ReplyTo<Vec<ActorRef<Job>>>),
-}
-
-impl Actor for Supervisor {
-    type Msg = SupervisorMsg;
-
-    async fn handle(
-        &mut self,
-        msg: SupervisorMsg,
-        ctx: &mut Context<Self>,
-    ) -> Result<(), ActorError> {
-        let SupervisorMsg::Workers(reply) = msg;
-        let mut refs = Vec::with_capacity(self.workers);
-        for i in 0..self.workers {
-            let counters = self.counters.clone();
-            let fail_every = self.fail_every;
-            let props = Props::new(move || Worker {
-                counters: counters.clone(),
-                fail_every,
-                handled: 0,
-            })
-            .with_mailbox(MailboxConfig::bounded(4096, OverflowPolicy::Backpressure));
-            refs.push(ctx.spawn(&format!("worker-{i}"), props)?);
-        }
-        let _ = reply.send(refs);
-        Ok(())
-    }
-
-    fn supervisor_strategy(&self) -> SupervisorStrategy {
-        SupervisorStrategy::restart()
-            .with_limit(10_000, Duration::from_secs(10))
-            .with_backoff(Backoff {
-                min: Duration::from_millis(1),
-                max: Duration::from_millis(20),
-                random_factor: 0.2,
-            })
-    }
-}
-
-struct Args {
+/// The default demo's arguments.
+struct DemoArgs {
     seconds: u64,
     workers: usize,
     fail_every: u64,
+    supervision: bool,
+    cluster: bool,
 }
 
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
+/// `Ok(None)`: help was asked for.
+fn parse_demo_args(args: &[String]) -> anyhow::Result<Option<DemoArgs>> {
+    let mut out = DemoArgs {
         seconds: 5,
         workers: 8,
         fail_every: 250_000,
+        supervision: true,
+        cluster: true,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--seconds" => args.seconds = value()?.parse().context("--seconds")?,
-            "--workers" => args.workers = value()?.parse().context("--workers")?,
-            "--fail-every" => args.fail_every = value()?.parse().context("--fail-every")?,
-            "-h" | "--help" => {
-                println!("usage: ferrocast-demo [--seconds N] [--workers N] [--fail-every N]");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other:?} (try --help)"),
+            "--seconds" => out.seconds = value()?.parse().context("--seconds")?,
+            "--workers" => out.workers = value()?.parse().context("--workers")?,
+            "--fail-every" => out.fail_every = value()?.parse().context("--fail-every")?,
+            "--skip-cluster" => out.cluster = false,
+            "--cluster-only" => out.supervision = false,
+            "-h" | "--help" => return Ok(None),
+            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
     }
-    if args.workers == 0 || args.fail_every == 0 || args.seconds == 0 {
+    if out.workers == 0 || out.fail_every == 0 || out.seconds == 0 {
         bail!("--seconds, --workers and --fail-every must be positive");
     }
-    Ok(args)
+    if !out.cluster && !out.supervision {
+        bail!("--skip-cluster and --cluster-only leave nothing to run");
+    }
+    Ok(Some(out))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+fn init_tracing(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    // Injected panics are expected here: print one short line, not a trace.
-    std::panic::set_hook(Box::new(|info| {
-        if std::env::var_os("RUST_LOG").is_some() {
-            eprintln!("{info}");
-        }
-    }));
+}
 
-    let system = ActorSystem::new("demo", ActorSystemConfig::default())?;
-    let counters = Arc::new(Counters::default());
-    let (workers, fail_every) = (args.workers, args.fail_every);
-    let supervisor = system.spawn("supervisor", {
-        let counters = counters.clone();
-        move || Supervisor {
-            counters: counters.clone(),
-            workers,
-            fail_every,
-        }
-    })?;
-    let refs = supervisor
-        .ask(SupervisorMsg::Workers, Duration::from_secs(5))
-        .await?;
-
-    println!(
-        "ferrocast demo: {} workers under {}, each failing every {} jobs (alternating error and panic); restart with backoff",
-        refs.len(),
-        supervisor.path(),
-        fail_every
-    );
-    let producers: Vec<_> = refs
-        .into_iter()
-        .map(|worker| {
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while worker.send(Job::Work(n)).await.is_ok() {
-                    n += 1;
-                    if n % 1024 == 0 {
-                        tokio::task::yield_now().await;
-                    }
-                }
-            })
-        })
-        .collect();
-
-    let mut ticks = tokio::time::interval(Duration::from_secs(1));
-    ticks.tick().await;
-    let mut last = 0;
-    let mut peak = 0;
-    for second in 1..=args.seconds {
-        ticks.tick().await;
-        let processed = counters.processed.load(Ordering::Relaxed);
-        let rate = processed - last;
-        peak = peak.max(rate);
-        last = processed;
-        let starts = counters.starts.load(Ordering::Relaxed);
-        println!(
-            "t={second:>3}s  {:>12} msg/s  processed {:>12}  failures {:>5}  restarts {:>5}  dead letters {}",
-            group(rate),
-            group(processed),
-            counters.failures.load(Ordering::Relaxed),
-            starts.saturating_sub(workers as u64),
-            system.dead_letter_count()
-        );
+async fn run(args: Vec<String>) -> anyhow::Result<()> {
+    if args.first().map(String::as_str) == Some("node") {
+        let Some(node_args) = node_args::parse(&args[1..])? else {
+            println!("{}", node_args::USAGE);
+            return Ok(());
+        };
+        init_tracing("info,ferrocast_remote=warn");
+        return node::run(node_args).await;
     }
-
-    system.terminate().await;
-    for p in producers {
-        p.await?;
+    let Some(demo) = parse_demo_args(&args)? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    init_tracing("off");
+    if demo.supervision {
+        supervision::run(demo.seconds, demo.workers, demo.fail_every).await?;
     }
-    println!(
-        "done: {} messages, peak {} msg/s, {} failures, {} restarts; coordinated shutdown complete, dead letters {}",
-        group(counters.processed.load(Ordering::Relaxed)),
-        group(peak),
-        counters.failures.load(Ordering::Relaxed),
-        counters
-            .starts
-            .load(Ordering::Relaxed)
-            .saturating_sub(workers as u64),
-        system.dead_letter_count()
-    );
+    if demo.cluster {
+        cluster_demo::run().await?;
+    }
     Ok(())
 }
 
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
-        out.push(c);
     }
-    out
 }

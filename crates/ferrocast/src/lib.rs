@@ -36,6 +36,9 @@
 //! - `persistence`: `persistence` (event sourcing, in-memory backend, TCK).
 //! - `persistence-sqlite`: `persistence_sqlite` (the embedded SQLite journal).
 //! - `persistence-postgres`: `persistence_postgres` (the PostgreSQL journal).
+//! - `cluster`: `cluster` (membership, split brain resolver, singleton,
+//!   receptionist, pub-sub).
+//! - `management`: `management` (HTTP probes and `/cluster/members`).
 
 /// Typed actors: the runtime, supervision, death watch, timers, mailboxes.
 pub use ferrocast_actor as actor;
@@ -63,6 +66,16 @@ pub use ferrocast_persistence_sqlite as persistence_sqlite;
 /// The server journal: the tables of one PostgreSQL schema.
 #[cfg(feature = "persistence-postgres")]
 pub use ferrocast_persistence_postgres as persistence_postgres;
+
+/// Cluster membership over remoting: gossip, failure detection, the split
+/// brain resolver, singletons, the cluster receptionist and pub-sub.
+#[cfg(feature = "cluster")]
+pub use ferrocast_cluster as cluster;
+
+/// HTTP management: `/alive`, `/ready` and Akka Management's
+/// `/cluster/members` routes.
+#[cfg(feature = "management")]
+pub use ferrocast_management as management;
 
 /// The names most programs use.
 pub mod prelude {
