@@ -95,8 +95,12 @@ impl SbrSettings {
 }
 
 impl Default for SbrSettings {
+    /// Keep-majority with `stable_after` 3 s (Akka: 20 s, sized for
+    /// clusters of up to about a thousand nodes; see
+    /// docs/cluster/algorithm.md for why 3 s suits the clusters Ferrocast
+    /// targets) and down-all-when-unstable after 4 s more.
     fn default() -> Self {
-        let stable_after = Duration::from_secs(20);
+        let stable_after = Duration::from_secs(3);
         SbrSettings {
             strategy: Strategy::KeepMajority { role: None },
             stable_after,

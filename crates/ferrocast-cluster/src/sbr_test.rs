@@ -204,10 +204,16 @@ fn stability_tracker_waits_for_stable_after_and_gives_up_when_unstable() {
 }
 
 #[test]
-fn settings_default_to_akkas_and_validate() {
+fn settings_default_to_keep_majority_and_validate() {
     let s = SbrSettings::default();
-    assert_eq!(s.stable_after, Duration::from_secs(20));
-    assert_eq!(s.down_all_when_unstable, Some(Duration::from_secs(15)));
+    assert!(matches!(s.strategy, Strategy::KeepMajority { role: None }));
+    // Shorter than Akka's 20 s (docs/cluster/algorithm.md).
+    assert_eq!(s.stable_after, Duration::from_secs(3));
+    assert_eq!(s.down_all_when_unstable, Some(Duration::from_secs(4)));
+    assert_eq!(
+        SbrSettings::down_all_when_unstable_for(Duration::from_secs(20)),
+        Duration::from_secs(15)
+    );
     assert_eq!(
         SbrSettings::down_all_when_unstable_for(Duration::from_secs(2)),
         Duration::from_secs(4)

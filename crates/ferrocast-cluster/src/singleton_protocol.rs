@@ -40,7 +40,7 @@ impl SingletonSettings {
     /// `stable_after` of each other): `stable_after` for the detection
     /// skew, plus `down_all_when_unstable` (the latest a side that keeps
     /// changing decides; another `stable_after` when that is off), plus
-    /// the minority's lease delay under lease-majority. 35 s with the
+    /// the minority's lease delay under lease-majority. 7 s with the
     /// defaults. Without a resolver, 20 s: removal then follows an
     /// operator's `Down`, who is expected to have stopped the node.
     pub fn removal_margin_for(cluster: &ClusterSettings) -> Duration {

@@ -254,7 +254,7 @@ fn only_members_with_the_role_count() {
 fn settings_derive_the_margin_from_the_resolver_and_validate() {
     let cluster = ClusterSettings::default();
     let s = SingletonSettings::for_cluster(&cluster);
-    assert_eq!(s.removal_margin, Duration::from_secs(35), "20 s + 15 s");
+    assert_eq!(s.removal_margin, Duration::from_secs(7), "3 s + 4 s");
     assert_eq!(s, SingletonSettings::default());
     let no_sbr = ClusterSettings {
         downing: None,
@@ -273,8 +273,8 @@ fn settings_derive_the_margin_from_the_resolver_and_validate() {
     };
     assert_eq!(
         SingletonSettings::removal_margin_for(&lease),
-        Duration::from_secs(42),
-        "20 s + 20 s + 2 s"
+        Duration::from_secs(8),
+        "3 s + 3 s + 2 s"
     );
     let bad = SingletonSettings {
         hand_over_retry_interval: Duration::ZERO,

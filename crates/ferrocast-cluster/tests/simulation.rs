@@ -104,3 +104,64 @@ fn without_a_removal_margin_two_singletons_run() {
         .unwrap_err();
     assert!(failure.what.starts_with("two singletons"), "{failure}");
 }
+
+/// Seeds run with the shipped settings rather than the simulator's 7 s
+/// `stable_after`: `ClusterSettings::default()` (3 s) and
+/// `ClusterSettings::fast_failover()` (1 s, 200 ms heartbeats), with each
+/// seed's strategy. These are the settings the `cluster` benchmark times,
+/// so its numbers come with the same safety checks.
+const SHIPPED_SEEDS: u64 = 200;
+
+fn run_shipped(base: &ferrocast_cluster::ClusterSettings, name: &str) {
+    let (mut unsafe_runs, mut not_live) = (Vec::new(), Vec::new());
+    for seed in 0..SHIPPED_SEEDS {
+        let strategy = SimConfig::strategy_for_seed(seed, NODES);
+        let mut config = SimConfig::new(NODES, strategy.clone());
+        let mut settings = base.clone();
+        if let (Some(d), Some(sim)) = (settings.downing.as_mut(), config.settings.downing.as_ref())
+        {
+            d.strategy = sim.strategy.clone();
+        }
+        config.singleton = ferrocast_cluster::SingletonSettings::for_cluster(&settings);
+        config.settings = settings;
+        if let Err(f) = Simulation::new(config, seed, Instant::now()).run() {
+            let line = format!("seed {seed} ({strategy:?}) failed {f}");
+            if f.what.starts_with("liveness") {
+                not_live.push(line);
+            } else {
+                unsafe_runs.push(line);
+            }
+        }
+    }
+    // Safety must hold on every seed. Liveness after the heal is the known
+    // weak spot of the engine (a few seeds in a thousand do not converge
+    // within the bound with the simulator's own settings too; see
+    // docs/cluster/algorithm.md): reported, and bounded.
+    for l in &not_live {
+        println!("{name}: {}", l.lines().next().unwrap_or_default());
+    }
+    assert!(
+        unsafe_runs.is_empty(),
+        "{name}: {} of {SHIPPED_SEEDS} seeds broke safety; first: {}",
+        unsafe_runs.len(),
+        unsafe_runs[0]
+    );
+    assert!(
+        not_live.len() <= 2,
+        "{name}: {} of {SHIPPED_SEEDS} seeds did not converge after the heal",
+        not_live.len()
+    );
+}
+
+#[test]
+fn default_settings_are_safe_in_the_simulator() {
+    run_shipped(&ferrocast_cluster::ClusterSettings::default(), "defaults");
+}
+
+#[test]
+fn fast_failover_settings_are_safe_in_the_simulator() {
+    run_shipped(
+        &ferrocast_cluster::ClusterSettings::fast_failover(),
+        "fast_failover",
+    );
+}
