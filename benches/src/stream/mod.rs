@@ -8,8 +8,13 @@
 //!
 //! Every child checks its result against an untimed plain computation of the same closures
 //! and fails the run on a mismatch.
+//!
+//! `source_ref_100b` (elements/s through a `SourceRef` between two nodes over loopback
+//! TCP; `stream_ref.rs` says how) has a `ferrocast` cell only: the other columns have no
+//! stream refs, so their cells are `null` / `-`.
 
 mod scenario;
+mod stream_ref;
 
 use std::time::Duration;
 
@@ -25,10 +30,18 @@ const MAP_ASYNC: [(&str, usize); 3] = [
     ("map_async_p16", 16),
 ];
 
+const SOURCE_REF: &str = "source_ref_100b";
+
 const LIBRARIES: &[&str] = &["ferrocast", "futures", "loop"];
 
 /// One child run per metric: every number comes from its own process.
-const RUNS: &[&str] = &[PIPELINE, "map_async_p1", "map_async_p4", "map_async_p16"];
+const RUNS: &[&str] = &[
+    PIPELINE,
+    "map_async_p1",
+    "map_async_p4",
+    "map_async_p16",
+    SOURCE_REF,
+];
 
 /// The suite as the harness sees it.
 pub(crate) fn suite() -> Suite {
@@ -43,7 +56,14 @@ pub(crate) fn suite() -> Suite {
 }
 
 fn metrics(_quick: bool) -> Vec<Metric> {
-    Metric::table(RUNS.iter().map(|&run| (run, "ns/item", run)))
+    Metric::table(RUNS.iter().map(|&run| {
+        let unit = if run == SOURCE_REF {
+            "elements/s"
+        } else {
+            "ns/item"
+        };
+        (run, unit, run)
+    }))
 }
 
 fn child(library: &str, run: &str, quick: bool) -> Result<Measured> {
@@ -54,6 +74,14 @@ fn child(library: &str, run: &str, quick: bool) -> Result<Measured> {
         "loop" => scenario::Variant::Loop,
         other => bail!("unknown library {other:?}"),
     };
+    if run == SOURCE_REF {
+        let value = match library {
+            scenario::Variant::Ferrocast => stream_ref::source_ref(sizes.stream_ref_elements)?,
+            // Not applicable: no stream refs.
+            scenario::Variant::Futures | scenario::Variant::Loop => f64::NAN,
+        };
+        return Ok(vec![(run.to_owned(), value)]);
+    }
     let ns_per_item = if run == PIPELINE {
         scenario::pipeline(library, sizes.pipeline_items)?
     } else if let Some(&(_, parallelism)) = MAP_ASYNC.iter().find(|(name, _)| *name == run) {
@@ -87,5 +115,11 @@ mod tests {
                 assert!(scenario::map_async(variant, parallelism, 1_000).is_ok());
             }
         }
+    }
+
+    #[test]
+    fn a_short_source_ref_run_counts_every_element() {
+        let rate = stream_ref::source_ref(2_000);
+        assert!(rate.as_ref().is_ok_and(|r| *r > 0.0), "{rate:?}");
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct Sizes {
     pub(crate) pipeline_items: u64,
     /// Items through each `map_async_p*`.
     pub(crate) map_async_items: u64,
+    /// Elements through `source_ref_100b`.
+    pub(crate) stream_ref_elements: u64,
 }
 
 impl Sizes {
@@ -32,11 +34,13 @@ impl Sizes {
             Self {
                 pipeline_items: 1_000_000,
                 map_async_items: 100_000,
+                stream_ref_elements: 100_000,
             }
         } else {
             Self {
                 pipeline_items: 10_000_000,
                 map_async_items: 1_000_000,
+                stream_ref_elements: 1_000_000,
             }
         }
     }
@@ -190,7 +194,7 @@ pub(crate) fn map_async(variant: Variant, parallelism: usize, items: u64) -> Res
 }
 
 /// Worker threads of the runtime, as in the `actors` suite.
-const TOKIO_WORKERS: usize = 2;
+pub(crate) const TOKIO_WORKERS: usize = 2;
 
 /// On a fresh 2-worker runtime, in one driver task: an untimed, checked warm-up over a
 /// tenth of `items`, then the timed, checked run over `items`; returns ns per item. The

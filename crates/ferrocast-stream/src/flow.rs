@@ -1,12 +1,14 @@
 //! [`Flow`]: a blueprint of a processing stage with one input and one output.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use futures_util::stream::Stream;
 
 use crate::elements::{Elements, UntilError};
 use crate::error::StreamError;
+use crate::fuse::{Chain, Identity, Link, Then};
 use crate::ops::StreamOps;
 use crate::sink::Sink;
 
@@ -16,6 +18,10 @@ type Factory<In, Out, M> = dyn Fn(Elements<In>) -> (Elements<Out>, M) + Send + S
 ///
 /// Like every blueprint it can be materialized many times, each time with a
 /// fresh materialized value `M`. Operators from [`StreamOps`] append to it.
+/// As on [`Source`](crate::Source), adjacent synchronous operators are
+/// fused into one stage: `C` is the pending run ([`Identity`] when there is
+/// none) and `X` its input type; [`Flow::into_plain`] gives a
+/// `Flow<In, Out, M>`.
 ///
 /// ```
 /// use ferrocast_stream::{Flow, Source, StreamOps};
@@ -26,19 +32,25 @@ type Factory<In, Out, M> = dyn Fn(Elements<In>) -> (Elements<Out>, M) + Send + S
 /// assert_eq!(total, 3);
 /// # Ok(()) }
 /// ```
-pub struct Flow<In, Out = In, M = ()> {
-    factory: Arc<Factory<In, Out, M>>,
+pub struct Flow<In, Out = In, M = (), C = Identity<Out>, X = Out> {
+    /// Everything before the pending run, emitting its input.
+    factory: Arc<Factory<In, X, M>>,
+    /// The pending run of fused operators.
+    chain: C,
+    _out: PhantomData<fn() -> Out>,
 }
 
-impl<In, Out, M> Clone for Flow<In, Out, M> {
+impl<In, Out, M, C: Clone, X> Clone for Flow<In, Out, M, C, X> {
     fn clone(&self) -> Self {
         Flow {
             factory: self.factory.clone(),
+            chain: self.chain.clone(),
+            _out: PhantomData,
         }
     }
 }
 
-impl<In, Out, M> fmt::Debug for Flow<In, Out, M> {
+impl<In, Out, M, C, X> fmt::Debug for Flow<In, Out, M, C, X> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Flow(..)")
     }
@@ -144,26 +156,68 @@ impl<In: Send + 'static, Out: Send + 'static, M: 'static> Flow<In, Out, M> {
     {
         Flow {
             factory: Arc::new(materialize),
+            chain: Identity::new(),
+            _out: PhantomData,
         }
+    }
+}
+
+impl<In, Out, M, C, X> Flow<In, Out, M, C, X>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    M: 'static,
+    X: Send + 'static,
+    C: Chain<In = X, Out = Out>,
+{
+    /// Appends a fused link to the pending run.
+    pub(crate) fn fuse<L: Link<Out>>(self, link: L) -> Flow<In, L::Out, M, Then<C, L>, X> {
+        Flow {
+            factory: self.factory,
+            chain: Then {
+                prev: self.chain,
+                link,
+            },
+            _out: PhantomData,
+        }
+    }
+
+    /// The same flow as a plain `Flow<In, Out, M>`, for a variable or
+    /// field of that type. The pending run (if any) stays one fused stage.
+    pub fn into_plain(self) -> Flow<In, Out, M> {
+        Flow::from_materializer(move |upstream| self.materialize(upstream))
     }
 
     /// Materializes this flow on top of `upstream`.
     pub fn materialize(&self, upstream: Elements<In>) -> (Elements<Out>, M) {
-        (self.factory)(upstream)
+        let (elements, mat) = (self.factory)(upstream);
+        (self.chain.attach(elements), mat)
     }
 
     /// Appends a flow, keeping this flow's materialized value.
-    pub fn via<U: Send + 'static, M2: 'static>(self, flow: Flow<Out, U, M2>) -> Flow<In, U, M> {
+    pub fn via<U, M2, C2, X2>(self, flow: Flow<Out, U, M2, C2, X2>) -> Flow<In, U, M>
+    where
+        U: Send + 'static,
+        M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
+    {
         self.via_mat(flow, crate::Keep::left)
     }
 
     /// Appends a flow; `combine` decides the materialized value.
-    pub fn via_mat<U, M2, M3, C>(self, flow: Flow<Out, U, M2>, combine: C) -> Flow<In, U, M3>
+    pub fn via_mat<U, M2, M3, K, C2, X2>(
+        self,
+        flow: Flow<Out, U, M2, C2, X2>,
+        combine: K,
+    ) -> Flow<In, U, M3>
     where
         U: Send + 'static,
         M2: 'static,
         M3: 'static,
-        C: Fn(M, M2) -> M3 + Send + Sync + 'static,
+        K: Fn(M, M2) -> M3 + Send + Sync + 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
     {
         Flow::from_materializer(move |upstream| {
             let (elements, left) = self.materialize(upstream);
@@ -179,11 +233,11 @@ impl<In: Send + 'static, Out: Send + 'static, M: 'static> Flow<In, Out, M> {
     }
 
     /// Connects a sink; `combine` decides the materialized value.
-    pub fn to_mat<M2, M3, C>(self, sink: Sink<Out, M2>, combine: C) -> Sink<In, M3>
+    pub fn to_mat<M2, M3, K>(self, sink: Sink<Out, M2>, combine: K) -> Sink<In, M3>
     where
         M2: 'static,
         M3: 'static,
-        C: Fn(M, M2) -> M3 + Send + Sync + 'static,
+        K: Fn(M, M2) -> M3 + Send + Sync + 'static,
     {
         Sink::from_materializer(move |upstream| {
             let (elements, left) = self.materialize(upstream);
@@ -193,19 +247,33 @@ impl<In: Send + 'static, Out: Send + 'static, M: 'static> Flow<In, Out, M> {
     }
 
     /// Changes the materialized value.
-    pub fn map_materialized_value<M2, F>(self, f: F) -> Flow<In, Out, M2>
+    pub fn map_materialized_value<M2, F>(self, f: F) -> Flow<In, Out, M2, C, X>
     where
         M2: 'static,
         F: Fn(M) -> M2 + Send + Sync + 'static,
     {
-        Flow::from_materializer(move |upstream| {
-            let (elements, mat) = self.materialize(upstream);
-            (elements, f(mat))
-        })
+        let factory = self.factory;
+        Flow {
+            factory: Arc::new(move |upstream| {
+                let (elements, mat) = factory(upstream);
+                (elements, f(mat))
+            }),
+            chain: self.chain,
+            _out: PhantomData,
+        }
     }
 }
 
-impl<In: Send + 'static, Out: Send + 'static, M: 'static> StreamOps for Flow<In, Out, M> {
+/// The operators that are not fused end the pending run: they take its
+/// output as one stage.
+impl<In, Out, M, C, X> StreamOps for Flow<In, Out, M, C, X>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    M: 'static,
+    X: Send + 'static,
+    C: Chain<In = X, Out = Out>,
+{
     type Out = Out;
     type Then<U: Send + 'static> = Flow<In, U, M>;
 

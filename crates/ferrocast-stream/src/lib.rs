@@ -43,6 +43,10 @@
 //!   `zip`, `concat`, `interleave`, `merge_sorted`), substreams
 //!   (`flat_map_*`, `group_by`), `also_to`, recovery, timeouts,
 //!   `keep_alive`.
+//! - `fuse`: operator fusion. Adjacent synchronous operators (`map`,
+//!   `filter`, `scan`, `take`, ...) on a [`Source`] or [`Flow`] build one
+//!   [`Chain`] in the blueprint's type and run as one stage; [`Identity`]
+//!   is the empty chain.
 //! - `sub_flow`: [`SubFlow`], the keyed substreams of
 //!   [`StreamOps::group_by`], and `merge_substreams`.
 //! - `queue`: the bounded queue and [`OverflowStrategy`] behind buffers,
@@ -89,6 +93,7 @@ mod elements;
 mod error;
 mod fan_out;
 mod flow;
+mod fuse;
 mod graph;
 mod keep;
 mod kill_switch;
@@ -110,6 +115,9 @@ pub use completion::Completion;
 pub use elements::Elements;
 pub use error::{StreamError, StreamErrorKind};
 pub use flow::Flow;
+#[doc(hidden)]
+pub use fuse::Step;
+pub use fuse::{Chain, Identity};
 pub use graph::{GraphBuilder, GraphError, Mat, Materialized, Outlet};
 pub use keep::Keep;
 pub use kill_switch::{SharedKillSwitch, UniqueKillSwitch};

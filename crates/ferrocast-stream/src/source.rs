@@ -1,6 +1,7 @@
 //! [`Source`]: a blueprint of a stream with one output.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, Stream, StreamExt};
@@ -9,6 +10,7 @@ use crate::completion::Completion;
 use crate::elements::{self, Elements, UntilError};
 use crate::error::{StreamError, StreamErrorKind};
 use crate::flow::Flow;
+use crate::fuse::{Chain, Identity, Link, Then};
 use crate::ops::StreamOps;
 use crate::runnable::RunnableGraph;
 use crate::sink::Sink;
@@ -22,6 +24,13 @@ type Factory<T, M> = dyn Fn() -> (Elements<T>, M) + Send + Sync;
 /// there is nothing to hand out, or a queue handle, a kill switch, ...).
 /// Cloning is cheap and clones describe the same stream.
 ///
+/// Adjacent synchronous operators (`map`, `filter`, `scan`, `take`, ...)
+/// are *fused*: `C` is the run being built (an [`Identity`] when there is
+/// none, the default) and `X` the element type entering it; the run
+/// becomes one stage when the source materializes. You name `C` and `X`
+/// only to keep a source with a pending run in a variable of explicit
+/// type; [`Source::into_plain`] gives a `Source<T, M>` instead.
+///
 /// ```
 /// use ferrocast_stream::{Source, StreamOps};
 /// # #[tokio::main(flavor = "current_thread")]
@@ -31,19 +40,25 @@ type Factory<T, M> = dyn Fn() -> (Elements<T>, M) + Send + Sync;
 /// assert_eq!(evens.run_fold(0, |a, n| a + n).await?, 300); // runs again
 /// # Ok(()) }
 /// ```
-pub struct Source<T, M = ()> {
-    factory: Arc<Factory<T, M>>,
+pub struct Source<T, M = (), C = Identity<T>, X = T> {
+    /// Everything before the pending run, emitting its input.
+    factory: Arc<Factory<X, M>>,
+    /// The pending run of fused operators.
+    chain: C,
+    _out: PhantomData<fn() -> T>,
 }
 
-impl<T, M> Clone for Source<T, M> {
+impl<T, M, C: Clone, X> Clone for Source<T, M, C, X> {
     fn clone(&self) -> Self {
         Source {
             factory: self.factory.clone(),
+            chain: self.chain.clone(),
+            _out: PhantomData,
         }
     }
 }
 
-impl<T, M> fmt::Debug for Source<T, M> {
+impl<T, M, C, X> fmt::Debug for Source<T, M, C, X> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Source(..)")
     }
@@ -139,7 +154,35 @@ impl<T: Send + 'static, M: 'static> Source<T, M> {
     {
         Source {
             factory: Arc::new(materialize),
+            chain: Identity::new(),
+            _out: PhantomData,
         }
+    }
+}
+
+impl<T, M, C, X> Source<T, M, C, X>
+where
+    T: Send + 'static,
+    M: 'static,
+    X: Send + 'static,
+    C: Chain<In = X, Out = T>,
+{
+    /// Appends a fused link to the pending run.
+    pub(crate) fn fuse<L: Link<T>>(self, link: L) -> Source<L::Out, M, Then<C, L>, X> {
+        Source {
+            factory: self.factory,
+            chain: Then {
+                prev: self.chain,
+                link,
+            },
+            _out: PhantomData,
+        }
+    }
+
+    /// The same source as a plain `Source<T, M>`, for a variable or field
+    /// of that type. The pending run (if any) stays one fused stage.
+    pub fn into_plain(self) -> Source<T, M> {
+        Source::from_materializer(move || self.materialize())
     }
 
     /// Materializes without running: the element stream (poll it from any
@@ -147,22 +190,35 @@ impl<T: Send + 'static, M: 'static> Source<T, M> {
     /// value. Stages that need a runtime (`buffer`, timers) expect the stream
     /// to be polled on tokio.
     pub fn materialize(&self) -> (Elements<T>, M) {
-        (self.factory)()
+        let (elements, mat) = (self.factory)();
+        (self.chain.attach(elements), mat)
     }
 
     /// Appends a flow, keeping this source's materialized value.
-    pub fn via<U: Send + 'static, M2: 'static>(self, flow: Flow<T, U, M2>) -> Source<U, M> {
+    pub fn via<U, M2, C2, X2>(self, flow: Flow<T, U, M2, C2, X2>) -> Source<U, M>
+    where
+        U: Send + 'static,
+        M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
+    {
         self.via_mat(flow, crate::Keep::left)
     }
 
     /// Appends a flow; `combine` decides the materialized value (see
     /// [`Keep`](crate::Keep)).
-    pub fn via_mat<U, M2, M3, C>(self, flow: Flow<T, U, M2>, combine: C) -> Source<U, M3>
+    pub fn via_mat<U, M2, M3, K, C2, X2>(
+        self,
+        flow: Flow<T, U, M2, C2, X2>,
+        combine: K,
+    ) -> Source<U, M3>
     where
         U: Send + 'static,
         M2: 'static,
         M3: 'static,
-        C: Fn(M, M2) -> M3 + Send + Sync + 'static,
+        K: Fn(M, M2) -> M3 + Send + Sync + 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
     {
         Source::from_materializer(move || {
             let (elements, left) = self.materialize();
@@ -177,11 +233,11 @@ impl<T: Send + 'static, M: 'static> Source<T, M> {
     }
 
     /// Connects a sink; `combine` decides the materialized value.
-    pub fn to_mat<M2, M3, C>(self, sink: Sink<T, M2>, combine: C) -> RunnableGraph<M3>
+    pub fn to_mat<M2, M3, K>(self, sink: Sink<T, M2>, combine: K) -> RunnableGraph<M3>
     where
         M2: 'static,
         M3: 'static,
-        C: Fn(M, M2) -> M3 + Send + Sync + 'static,
+        K: Fn(M, M2) -> M3 + Send + Sync + 'static,
     {
         RunnableGraph::from_materializer(move || {
             let (elements, left) = self.materialize();
@@ -219,19 +275,32 @@ impl<T: Send + 'static, M: 'static> Source<T, M> {
     }
 
     /// Changes the materialized value.
-    pub fn map_materialized_value<M2, F>(self, f: F) -> Source<T, M2>
+    pub fn map_materialized_value<M2, F>(self, f: F) -> Source<T, M2, C, X>
     where
         M2: 'static,
         F: Fn(M) -> M2 + Send + Sync + 'static,
     {
-        Source::from_materializer(move || {
-            let (elements, mat) = self.materialize();
-            (elements, f(mat))
-        })
+        let factory = self.factory;
+        Source {
+            factory: Arc::new(move || {
+                let (elements, mat) = factory();
+                (elements, f(mat))
+            }),
+            chain: self.chain,
+            _out: PhantomData,
+        }
     }
 }
 
-impl<T: Send + 'static, M: 'static> StreamOps for Source<T, M> {
+/// The operators that are not fused end the pending run: they take its
+/// output as one stage.
+impl<T, M, C, X> StreamOps for Source<T, M, C, X>
+where
+    T: Send + 'static,
+    M: 'static,
+    X: Send + 'static,
+    C: Chain<In = X, Out = T>,
+{
     type Out = T;
     type Then<U: Send + 'static> = Source<U, M>;
 

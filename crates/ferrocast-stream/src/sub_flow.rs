@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 
 use crate::elements::Elements;
 use crate::flow::Flow;
+use crate::fuse::Chain;
 use crate::ops::StreamOps;
 use crate::source::Source;
 
@@ -87,7 +88,13 @@ where
 {
     /// Appends `flow` to every substream (its materialized values are
     /// discarded).
-    pub fn via<U: Send + 'static, M: 'static>(self, flow: Flow<Out, U, M>) -> SubFlow<G, In, U> {
+    pub fn via<U, M, C, X>(self, flow: Flow<Out, U, M, C, X>) -> SubFlow<G, In, U>
+    where
+        U: Send + 'static,
+        M: 'static,
+        X: Send + 'static,
+        C: Chain<In = X, Out = U>,
+    {
         SubFlow {
             groups: self.groups,
             flow: self.flow.via(flow).map_materialized_value(drop),

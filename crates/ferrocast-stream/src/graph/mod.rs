@@ -30,6 +30,7 @@ use futures_util::stream;
 use crate::elements::{self, Elements, UntilError};
 use crate::error::StreamError;
 use crate::flow::Flow;
+use crate::fuse::Chain;
 use crate::ops::combine;
 use crate::runnable::{RunnableGraph, StreamTask};
 use crate::sink::Sink;
@@ -236,16 +237,24 @@ impl GraphBuilder {
     }
 
     /// Adds a source; its materialized value is discarded.
-    pub fn source<T: Send + 'static, M: 'static>(&mut self, source: Source<T, M>) -> Outlet<T> {
+    pub fn source<T, M, C, X>(&mut self, source: Source<T, M, C, X>) -> Outlet<T>
+    where
+        T: Send + 'static,
+        M: 'static,
+        X: Send + 'static,
+        C: Chain<In = X, Out = T>,
+    {
         self.node(move |wiring| wiring.put(source.materialize().0));
         self.outlet()
     }
 
     /// Adds a source and keeps its materialized value.
-    pub fn source_mat<T, M>(&mut self, source: Source<T, M>) -> (Outlet<T>, Mat<M>)
+    pub fn source_mat<T, M, C, X>(&mut self, source: Source<T, M, C, X>) -> (Outlet<T>, Mat<M>)
     where
         T: Send + 'static,
         M: Send + 'static,
+        X: Send + 'static,
+        C: Chain<In = X, Out = T>,
     {
         let key = self.mat::<M>();
         self.node(move |wiring| {
@@ -258,11 +267,13 @@ impl GraphBuilder {
 
     /// Runs `from`'s elements through `flow`; its materialized value is
     /// discarded.
-    pub fn via<T, U, M>(&mut self, from: Outlet<T>, flow: Flow<T, U, M>) -> Outlet<U>
+    pub fn via<T, U, M, C, X>(&mut self, from: Outlet<T>, flow: Flow<T, U, M, C, X>) -> Outlet<U>
     where
         T: Send + 'static,
         U: Send + 'static,
         M: 'static,
+        X: Send + 'static,
+        C: Chain<In = X, Out = U>,
     {
         let port = self.connect(from);
         self.node(move |wiring| {

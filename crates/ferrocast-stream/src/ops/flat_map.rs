@@ -9,6 +9,7 @@ use futures_util::stream::{SelectAll, Stream, StreamExt};
 
 use crate::elements::Elements;
 use crate::error::StreamError;
+use crate::fuse::Chain;
 use crate::source::Source;
 
 pub(crate) struct FlatMapConcat<T, U, F> {
@@ -26,11 +27,13 @@ impl<T, U, F> FlatMapConcat<T, U, F> {
     }
 }
 
-impl<T, U, M, F> Stream for FlatMapConcat<T, U, F>
+impl<T, U, M, C, X, F> Stream for FlatMapConcat<T, U, F>
 where
     U: Send + 'static,
     M: 'static,
-    F: Fn(T) -> Source<U, M>,
+    X: Send + 'static,
+    C: Chain<In = X, Out = U>,
+    F: Fn(T) -> Source<U, M, C, X>,
 {
     type Item = Result<U, StreamError>;
 
@@ -80,11 +83,13 @@ impl<T, U, F> FlatMapMerge<T, U, F> {
     }
 }
 
-impl<T, U, M, F> Stream for FlatMapMerge<T, U, F>
+impl<T, U, M, C, X, F> Stream for FlatMapMerge<T, U, F>
 where
     U: Send + 'static,
     M: 'static,
-    F: Fn(T) -> Source<U, M>,
+    X: Send + 'static,
+    C: Chain<In = X, Out = U>,
+    F: Fn(T) -> Source<U, M, C, X>,
 {
     type Item = Result<U, StreamError>;
 
@@ -126,14 +131,16 @@ where
 
 // Stage factories for `StreamOps`: each returns the `via_fn` stage.
 
-pub(crate) fn flat_map_concat<T, U, M, F>(
+pub(crate) fn flat_map_concat<T, U, M, C, X, F>(
     f: F,
 ) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
 where
     T: Send + 'static,
     U: Send + 'static,
     M: 'static,
-    F: Fn(T) -> Source<U, M> + Send + Sync + 'static,
+    X: Send + 'static,
+    C: Chain<In = X, Out = U>,
+    F: Fn(T) -> Source<U, M, C, X> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     move |upstream| {
@@ -145,7 +152,7 @@ where
     }
 }
 
-pub(crate) fn flat_map_merge<T, U, M, F>(
+pub(crate) fn flat_map_merge<T, U, M, C, X, F>(
     breadth: usize,
     f: F,
 ) -> impl Fn(Elements<T>) -> Elements<U> + Send + Sync + 'static
@@ -153,7 +160,9 @@ where
     T: Send + 'static,
     U: Send + 'static,
     M: 'static,
-    F: Fn(T) -> Source<U, M> + Send + Sync + 'static,
+    X: Send + 'static,
+    C: Chain<In = X, Out = U>,
+    F: Fn(T) -> Source<U, M, C, X> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     move |upstream| Box::pin(FlatMapMerge::new(upstream, f.clone(), breadth))

@@ -1,7 +1,9 @@
 //! [`StreamOps`]: the operators shared by [`Source`](crate::Source) and
 //! [`Flow`](crate::Flow).
 //!
-//! Each operator appends one stage and keeps the materialized value.
+//! Each operator appends one stage and keeps the materialized value. (On
+//! `Source` and `Flow` themselves, inherent methods of the same names fuse
+//! the synchronous operators instead: see `fuse`.)
 //! `stream_ops` holds the trait (the contracts); the stages live in one
 //! module per family, each with the factories the trait calls:
 //! - `basic`: element-wise (`map`, `filter`, `take`, ..., stateful and

@@ -44,11 +44,13 @@ pub(crate) struct RecoverWithRetries<T, F> {
     pub(crate) attempts: Option<u32>,
 }
 
-impl<T, M, F> Stream for RecoverWithRetries<T, F>
+impl<T, M, C, X, F> Stream for RecoverWithRetries<T, F>
 where
     T: Send + 'static,
     M: 'static,
-    F: Fn(&StreamError) -> Option<crate::Source<T, M>>,
+    X: Send + 'static,
+    C: crate::fuse::Chain<In = X, Out = T>,
+    F: Fn(&StreamError) -> Option<crate::Source<T, M, C, X>>,
 {
     type Item = Result<T, StreamError>;
 
@@ -99,14 +101,16 @@ where
     }
 }
 
-pub(crate) fn recover_with_retries<T, M, F>(
+pub(crate) fn recover_with_retries<T, M, C, X, F>(
     attempts: Option<u32>,
     f: F,
 ) -> impl Fn(Elements<T>) -> Elements<T> + Send + Sync + 'static
 where
     T: Send + 'static,
     M: 'static,
-    F: Fn(&StreamError) -> Option<Source<T, M>> + Send + Sync + 'static,
+    X: Send + 'static,
+    C: crate::fuse::Chain<In = X, Out = T>,
+    F: Fn(&StreamError) -> Option<Source<T, M, C, X>> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     move |upstream| {

@@ -13,6 +13,7 @@ use futures_util::future::FutureExt;
 
 use crate::elements::Elements;
 use crate::error::StreamError;
+use crate::fuse::Chain;
 use crate::queue::OverflowStrategy;
 use crate::sink::Sink;
 use crate::source::Source;
@@ -300,24 +301,37 @@ pub trait StreamOps: Sized {
     /// Emits the elements of both this and `other` as they come, taking
     /// turns when both are ready. Completes when both have; fails when
     /// either does. `other`'s materialized value is discarded.
-    fn merge<M2: 'static>(self, other: Source<Self::Out, M2>) -> Self::Then<Self::Out> {
-        self.via_fn(combine::merge(other))
+    fn merge<M2, C2, X2>(self, other: Source<Self::Out, M2, C2, X2>) -> Self::Then<Self::Out>
+    where
+        M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = Self::Out>,
+    {
+        self.via_fn(combine::merge(other.into_plain()))
     }
 
     /// Pairs each element with one of `other`'s; completes as soon as
     /// either side does. `other`'s materialized value is discarded.
-    fn zip<U: Send + 'static, M2: 'static>(
-        self,
-        other: Source<U, M2>,
-    ) -> Self::Then<(Self::Out, U)> {
-        self.via_fn(combine::zip(other))
+    fn zip<U, M2, C2, X2>(self, other: Source<U, M2, C2, X2>) -> Self::Then<(Self::Out, U)>
+    where
+        U: Send + 'static,
+        M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
+    {
+        self.via_fn(combine::zip(other.into_plain()))
     }
 
     /// Emits all of this stream's elements, then `other`'s. `other` is
     /// materialized with this stage but pulled only after this stream
     /// completes; its materialized value is discarded.
-    fn concat<M2: 'static>(self, other: Source<Self::Out, M2>) -> Self::Then<Self::Out> {
-        self.via_fn(combine::concat(other))
+    fn concat<M2, C2, X2>(self, other: Source<Self::Out, M2, C2, X2>) -> Self::Then<Self::Out>
+    where
+        M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = Self::Out>,
+    {
+        self.via_fn(combine::concat(other.into_plain()))
     }
 
     /// On failure, emits `f(&error)` as a last element and completes; if
@@ -395,55 +409,69 @@ pub trait StreamOps: Sized {
 
     /// Emits the elements of the source `f` makes for each element, one
     /// source after the other.
-    fn flat_map_concat<U, M2, F>(self, f: F) -> Self::Then<U>
+    fn flat_map_concat<U, M2, C2, X2, F>(self, f: F) -> Self::Then<U>
     where
         U: Send + 'static,
         M2: 'static,
-        F: Fn(Self::Out) -> Source<U, M2> + Send + Sync + 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
+        F: Fn(Self::Out) -> Source<U, M2, C2, X2> + Send + Sync + 'static,
     {
         self.via_fn(flat_map::flat_map_concat(f))
     }
 
     /// Runs up to `breadth` of the sources `f` makes at once and emits their
     /// elements as they come.
-    fn flat_map_merge<U, M2, F>(self, breadth: NonZeroUsize, f: F) -> Self::Then<U>
+    fn flat_map_merge<U, M2, C2, X2, F>(self, breadth: NonZeroUsize, f: F) -> Self::Then<U>
     where
         U: Send + 'static,
         M2: 'static,
-        F: Fn(Self::Out) -> Source<U, M2> + Send + Sync + 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
+        F: Fn(Self::Out) -> Source<U, M2, C2, X2> + Send + Sync + 'static,
     {
         self.via_fn(flat_map::flat_map_merge(breadth.get(), f))
     }
 
     /// Combines each element with one of `other`'s using `f`; completes as
     /// soon as either side does.
-    fn zip_with<U, V, M2, F>(self, other: Source<U, M2>, f: F) -> Self::Then<V>
+    fn zip_with<U, V, M2, C2, X2, F>(self, other: Source<U, M2, C2, X2>, f: F) -> Self::Then<V>
     where
         U: Send + 'static,
         V: Send + 'static,
         M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = U>,
         F: Fn(Self::Out, U) -> V + Send + Sync + 'static,
     {
-        self.via_fn(combine::zip_with(other, f))
+        self.via_fn(combine::zip_with(other.into_plain(), f))
     }
 
     /// Emits `segment` elements from this stream, then `segment` from
     /// `other`, and so on; when one completes the other's rest follows.
-    fn interleave<M2: 'static>(
+    fn interleave<M2, C2, X2>(
         self,
-        other: Source<Self::Out, M2>,
+        other: Source<Self::Out, M2, C2, X2>,
         segment: NonZeroUsize,
-    ) -> Self::Then<Self::Out> {
-        self.via_fn(combine::interleave(other, segment.get()))
+    ) -> Self::Then<Self::Out>
+    where
+        M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = Self::Out>,
+    {
+        self.via_fn(combine::interleave(other.into_plain(), segment.get()))
     }
 
     /// Merges two sorted streams into one sorted stream: waits for an
     /// element from each side and emits the smaller (this side on ties).
-    fn merge_sorted<M2: 'static>(self, other: Source<Self::Out, M2>) -> Self::Then<Self::Out>
+    fn merge_sorted<M2, C2, X2>(self, other: Source<Self::Out, M2, C2, X2>) -> Self::Then<Self::Out>
     where
         Self::Out: Ord,
+        M2: 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = Self::Out>,
     {
-        self.via_fn(combine::merge_sorted(other))
+        self.via_fn(combine::merge_sorted(other.into_plain()))
     }
 
     /// Injects `make()` whenever no element has passed for `max_idle`.
@@ -457,10 +485,16 @@ pub trait StreamOps: Sized {
     /// On failure, continues with the source `f` makes for the error, at
     /// most `attempts` times (`None`: no limit); when `f` returns `None` or
     /// the attempts are used up, the failure goes on downstream.
-    fn recover_with_retries<M2, F>(self, attempts: Option<u32>, f: F) -> Self::Then<Self::Out>
+    fn recover_with_retries<M2, C2, X2, F>(
+        self,
+        attempts: Option<u32>,
+        f: F,
+    ) -> Self::Then<Self::Out>
     where
         M2: 'static,
-        F: Fn(&StreamError) -> Option<Source<Self::Out, M2>> + Send + Sync + 'static,
+        X2: Send + 'static,
+        C2: Chain<In = X2, Out = Self::Out>,
+        F: Fn(&StreamError) -> Option<Source<Self::Out, M2, C2, X2>> + Send + Sync + 'static,
     {
         self.via_fn(recover::recover_with_retries(attempts, f))
     }

@@ -11,6 +11,7 @@ use super::{Backoff, InvalidRestartSettings, RestartSettings};
 use crate::elements::Elements;
 use crate::error::StreamError;
 use crate::flow::Flow;
+use crate::fuse::Chain;
 
 impl<In: Send + 'static, Out: Send + 'static> Flow<In, Out, ()> {
     /// A flow that runs `make()`'s flow and, when it fails, waits a
@@ -43,13 +44,15 @@ impl<In: Send + 'static, Out: Send + 'static> Flow<In, Out, ()> {
     ///
     /// Settings that do not [`validate`](RestartSettings::validate) give an
     /// error instead of a flow.
-    pub fn restart_on_failures<M, F>(
+    pub fn restart_on_failures<M, C, X, F>(
         settings: RestartSettings,
         make: F,
     ) -> Result<Self, InvalidRestartSettings>
     where
         M: 'static,
-        F: Fn() -> Flow<In, Out, M> + Send + Sync + 'static,
+        X: Send + 'static,
+        C: Chain<In = X, Out = Out>,
+        F: Fn() -> Flow<In, Out, M, C, X> + Send + Sync + 'static,
     {
         settings.validate()?;
         let make = Arc::new(make);
@@ -75,12 +78,14 @@ struct RestartFlow<In, Out, F> {
     backoff: Backoff,
 }
 
-impl<In, Out, M, F> Stream for RestartFlow<In, Out, F>
+impl<In, Out, M, C, X, F> Stream for RestartFlow<In, Out, F>
 where
     In: Send + 'static,
     Out: Send + 'static,
     M: 'static,
-    F: Fn() -> Flow<In, Out, M>,
+    X: Send + 'static,
+    C: Chain<In = X, Out = Out>,
+    F: Fn() -> Flow<In, Out, M, C, X>,
 {
     type Item = Result<Out, StreamError>;
 

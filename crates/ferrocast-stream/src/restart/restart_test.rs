@@ -34,7 +34,10 @@ fn failing_on(bad: u32, runs: &Arc<AtomicU32>) -> impl Fn() -> Flow<u32> + Send 
     let runs = runs.clone();
     move || {
         runs.fetch_add(1, Ordering::SeqCst);
-        Flow::new().try_map(move |n| if n == bad { Err(Boom(n)) } else { Ok(n) })
+        // A fused run keeps its type; `into_plain` names it `Flow<u32>`.
+        Flow::new()
+            .try_map(move |n| if n == bad { Err(Boom(n)) } else { Ok(n) })
+            .into_plain()
     }
 }
 

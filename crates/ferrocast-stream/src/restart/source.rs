@@ -9,6 +9,7 @@ use futures_util::stream::Stream;
 use super::{Backoff, InvalidRestartSettings, RestartSettings};
 use crate::elements::Elements;
 use crate::error::StreamError;
+use crate::fuse::Chain;
 use crate::source::Source;
 
 impl<T: Send + 'static> Source<T, ()> {
@@ -20,13 +21,15 @@ impl<T: Send + 'static> Source<T, ()> {
     ///
     /// Settings that do not [`validate`](RestartSettings::validate) give an
     /// error instead of a source.
-    pub fn restart_on_failures<M, F>(
+    pub fn restart_on_failures<M, C, X, F>(
         settings: RestartSettings,
         make: F,
     ) -> Result<Self, InvalidRestartSettings>
     where
         M: 'static,
-        F: Fn() -> Source<T, M> + Send + Sync + 'static,
+        X: Send + 'static,
+        C: Chain<In = X, Out = T>,
+        F: Fn() -> Source<T, M, C, X> + Send + Sync + 'static,
     {
         settings.validate()?;
         let make = Arc::new(make);
@@ -48,11 +51,13 @@ struct Restart<T, F> {
     backoff: Backoff,
 }
 
-impl<T, M, F> Stream for Restart<T, F>
+impl<T, M, C, X, F> Stream for Restart<T, F>
 where
     T: Send + 'static,
     M: 'static,
-    F: Fn() -> Source<T, M>,
+    X: Send + 'static,
+    C: Chain<In = X, Out = T>,
+    F: Fn() -> Source<T, M, C, X>,
 {
     type Item = Result<T, StreamError>;
 
