@@ -629,7 +629,10 @@ impl MembershipEngine {
                     changed |= self.gossip.set_status(&n, MemberStatus::Exiting);
                 }
                 MemberStatus::Exiting | MemberStatus::Down => {
-                    if n != me {
+                    // The leader leaves removal of itself to the next
+                    // leader, unless nobody else is left: a lone member
+                    // that leaves removes itself (and shuts down).
+                    if n != me || self.gossip.members.len() == 1 {
                         removed.push(n);
                     }
                 }

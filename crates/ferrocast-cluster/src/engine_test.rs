@@ -421,3 +421,24 @@ fn tombstones_are_pruned_from_the_gossip_after_the_setting() {
     }
     assert!(net.all_up(&[1, 2]));
 }
+
+#[test]
+fn a_lone_member_that_leaves_removes_itself_and_shuts_down() {
+    let mut net = Net::new();
+    net.add(1, 11, settings(&[1], None));
+    net.run_for(Duration::from_secs(7));
+    assert_eq!(net.status(1, 1), Some(MemberStatus::Up));
+    net.input(addr(1), Input::Leave(addr(1)));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(
+        net.engines[&addr(1)].stopped(),
+        Some(ShutdownReason::Removed)
+    );
+    assert!(net.outputs(1).iter().any(|o| matches!(
+        o,
+        Output::Event(ClusterEvent::MemberRemoved {
+            previous_status: MemberStatus::Exiting,
+            ..
+        })
+    )));
+}
