@@ -685,7 +685,11 @@ impl MembershipEngine {
     }
 
     fn stop(&mut self, reason: ShutdownReason, out: &mut Vec<Output>) {
-        if self.lease_held {
+        // A downed node gives the lease back at once: its side lost. A node
+        // that leaves keeps it until it expires (its time-to-live): its side
+        // may have downed the other side with it, and that side, deciding
+        // late, must not find the lease free.
+        if self.lease_held && reason == ShutdownReason::Downed {
             self.lease_held = false;
             out.push(Output::ReleaseLease);
         }

@@ -317,6 +317,17 @@ pub fn decide(
         ..
     } = strategy
     {
+        // A side where every member is on its way out has nobody to keep
+        // serving: it downs itself rather than take the lease from the
+        // side that stays (which removed the leavers, and may not hold it).
+        let leaving = |n: &UniqueAddress| {
+            members
+                .get(n)
+                .is_some_and(|m| matches!(m.status, MemberStatus::Leaving | MemberStatus::Exiting))
+        };
+        if !this_nodes.is_empty() && this_nodes.iter().all(leaving) {
+            return Decision::Down(down_this);
+        }
         // The lease, not the count, makes the decision safe: the count only
         // gives the likely winner a head start.
         let delay = if keep == Keep::ThisSide {

@@ -230,3 +230,24 @@ fn settings_default_to_keep_majority_and_validate() {
         "downing.strategy.quorum_size"
     );
 }
+
+#[test]
+fn lease_majority_a_side_of_leavers_downs_itself_without_the_lease() {
+    let s = Strategy::LeaseMajority {
+        role: None,
+        acquire_lease_delay_for_minority: Duration::from_secs(2),
+    };
+    let mut members = cluster(3);
+    members.get_mut(&node(1)).unwrap().status = MemberStatus::Leaving;
+    // Node 1, leaving, is cut off from 2 and 3: it must not take the lease.
+    match decide(&s, &members, &set(&[2, 3]), &BTreeSet::new()) {
+        Decision::Down(d) => assert_eq!(d, set(&[1])),
+        other => panic!("expected Down of the leaver, got {other:?}"),
+    }
+    // A side with one member that stays still asks for the lease.
+    members.get_mut(&node(2)).unwrap().status = MemberStatus::Up;
+    assert!(matches!(
+        decide(&s, &members, &set(&[3]), &BTreeSet::new()),
+        Decision::AcquireLease { .. }
+    ));
+}

@@ -328,8 +328,14 @@ impl Simulation {
                 .iter()
                 .any(|n| n.running().is_some_and(|e| e.self_node() == h))
         });
-        if !holder_alive {
-            self.lease.holder = None;
+        if holder_alive {
+            self.lease.holder_gone_since = None;
+        } else if self.lease.holder.is_some() {
+            let since = *self.lease.holder_gone_since.get_or_insert(self.now);
+            if self.now.saturating_duration_since(since) >= lease::LEASE_TTL {
+                self.lease.holder = None;
+                self.lease.holder_gone_since = None;
+            }
         }
     }
 

@@ -5,12 +5,20 @@ use tokio::time::Instant;
 
 use crate::sbr::Lease;
 
-/// The simulated lease: one holder; a holder that is not running has let
-/// its lease expire.
+/// The simulated lease: one holder; a holder that stopped running lets it
+/// expire [`LEASE_TTL`] later (it no longer renews it), as a Kubernetes or
+/// database lease with a time-to-live does.
 #[derive(Debug, Default)]
 pub(super) struct SimLease {
     pub(super) holder: Option<UniqueAddress>,
+    /// When the holder was first seen not running.
+    pub(super) holder_gone_since: Option<Instant>,
 }
+
+/// How long a lease outlives a holder that stopped renewing it (Akka's
+/// Kubernetes lease uses 120 s; shorter here to fit the fault phase, and
+/// still longer than the latest a downed side can decide).
+pub(super) const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Lease for SimLease {
     fn acquire(&mut self, owner: &UniqueAddress, _now: Instant) -> bool {
@@ -18,6 +26,7 @@ impl Lease for SimLease {
             Some(h) if h != owner => false,
             _ => {
                 self.holder = Some(owner.clone());
+                self.holder_gone_since = None;
                 true
             }
         }
@@ -26,6 +35,7 @@ impl Lease for SimLease {
     fn release(&mut self, owner: &UniqueAddress) -> bool {
         if self.holder.as_ref() == Some(owner) {
             self.holder = None;
+            self.holder_gone_since = None;
             true
         } else {
             false
