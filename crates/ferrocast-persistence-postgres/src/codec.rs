@@ -1,47 +1,9 @@
-//! Conversions between the contracts' types and PostgreSQL column values.
-
-use std::time::{Duration, SystemTime};
+//! The tags column and what text PostgreSQL can store. The conversions
+//! every SQL backend shares are in `ferrocast_persistence::backend`.
 
 use ferrocast_persistence::Tag;
 
 use crate::error::PostgresError;
-
-/// A `u64` as a `bigint`, refused past `i64::MAX`.
-pub(crate) fn to_sql(value: u64, what: &'static str) -> Result<i64, PostgresError> {
-    i64::try_from(value).map_err(|_| PostgresError::OutOfRange(what))
-}
-
-/// A `u64` bound of a range, clamped into `i64` (the rest is unreachable).
-pub(crate) fn clamp(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// A stored `i64` back as `u64`; negative means the row is corrupt.
-pub(crate) fn from_sql(value: i64, what: &str) -> Result<u64, PostgresError> {
-    u64::try_from(value).map_err(|_| PostgresError::Corrupt(format!("negative {what}: {value}")))
-}
-
-/// Milliseconds since the Unix epoch (negative before it), saturating.
-pub(crate) fn millis(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
-    }
-}
-
-/// The inverse of [`millis`].
-pub(crate) fn time(ms: i64) -> SystemTime {
-    let d = Duration::from_millis(ms.unsigned_abs());
-    if ms >= 0 {
-        SystemTime::UNIX_EPOCH
-            .checked_add(d)
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    } else {
-        SystemTime::UNIX_EPOCH
-            .checked_sub(d)
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    }
-}
 
 /// Stored tags (a `text[]` column) back as [`Tag`]s.
 pub(crate) fn tags(stored: Vec<String>) -> Result<Vec<Tag>, PostgresError> {
@@ -76,19 +38,5 @@ mod tests {
     fn nul_is_the_one_character_postgres_text_refuses() {
         assert!(storable("any ☃ \u{1} text"));
         assert!(!storable("a\0b"));
-    }
-
-    #[test]
-    fn times_round_trip_to_the_millisecond() {
-        for ms in [0, 1, 1_700_000_000_123, -5_000] {
-            assert_eq!(millis(time(ms)), ms);
-        }
-    }
-
-    #[test]
-    fn integers_beyond_i64_are_refused() {
-        assert!(to_sql(u64::MAX, "x").is_err());
-        assert_eq!(clamp(u64::MAX), i64::MAX);
-        assert!(from_sql(-1, "x").is_err());
     }
 }

@@ -37,3 +37,15 @@ impl From<tokio_postgres::Error> for PostgresError {
         PostgresError::Postgres(Arc::new(e))
     }
 }
+
+impl From<ferrocast_persistence::backend::OutOfRange> for PostgresError {
+    fn from(e: ferrocast_persistence::backend::OutOfRange) -> Self {
+        PostgresError::OutOfRange(e.0)
+    }
+}
+
+impl From<ferrocast_persistence::backend::Corrupt> for PostgresError {
+    fn from(e: ferrocast_persistence::backend::Corrupt) -> Self {
+        PostgresError::Corrupt(e.0)
+    }
+}

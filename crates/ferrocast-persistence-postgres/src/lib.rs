@@ -53,8 +53,9 @@ mod writer;
 
 pub use config::{InvalidConfig, PostgresConfig};
 pub use error::PostgresError;
+/// Requests per commit, see [`PostgresStore::commit_stats`].
+pub use ferrocast_persistence::backend::CommitStats;
 pub use store::PostgresStore;
 /// The client library, for building a [`PostgresConfig::connection`] by
 /// hand.
 pub use tokio_postgres;
-pub use writer::CommitStats;

@@ -16,27 +16,12 @@ use ferrocast_persistence::{
     DurableStateRecord, PersistenceId, PersistentRepr, Revision, SequenceNr, Snapshot,
 };
 
-use crate::codec::{clamp, from_sql, storable, to_sql};
+use ferrocast_persistence::backend::{
+    WriteOp as Op, WriteOutcome as Outcome, clamp_to_i64, from_i64, to_i64,
+};
+
+use crate::codec::storable;
 use crate::error::PostgresError;
-
-/// A write, as sent to the writer task.
-#[derive(Debug)]
-pub(crate) enum Op {
-    WriteEvents(Vec<PersistentRepr>),
-    DeleteEvents(PersistenceId, SequenceNr),
-    SaveSnapshot(Snapshot),
-    DeleteSnapshots(PersistenceId, SequenceNr),
-    UpsertState(DurableStateRecord),
-    DeleteState(PersistenceId, Revision),
-}
-
-/// What a write did. Conflicts wrote nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Done,
-    SequenceConflict { expected: SequenceNr },
-    RevisionConflict { expected: Revision },
-}
 
 /// One statement of a group's transaction, values already checked.
 #[derive(Debug)]
@@ -105,12 +90,12 @@ pub(crate) fn plan<'a>(
         let outcome = match op {
             Op::WriteEvents(events) => write_events(events, &mut highest, &mut steps),
             Op::DeleteEvents(pid, to) => storable_texts([pid.as_str()]).map(|()| {
-                steps.push(Step::DeleteEvents(pid, clamp(to.value())));
+                steps.push(Step::DeleteEvents(pid, clamp_to_i64(to.value())));
                 Outcome::Done
             }),
             Op::SaveSnapshot(s) => save_snapshot(s, &mut steps),
             Op::DeleteSnapshots(pid, max) => storable_texts([pid.as_str()]).map(|()| {
-                steps.push(Step::DeleteSnapshots(pid, clamp(max.value())));
+                steps.push(Step::DeleteSnapshots(pid, clamp_to_i64(max.value())));
                 Outcome::Done
             }),
             Op::UpsertState(r) => upsert_state(r, &mut revisions, &mut steps),
@@ -158,7 +143,7 @@ fn write_events<'a>(
         return Ok(Outcome::Done);
     };
     let pid = first.persistence_id.as_str();
-    let stored = SequenceNr::new(from_sql(
+    let stored = SequenceNr::new(from_i64(
         highest.get(pid).copied().unwrap_or(0),
         "highest sequence number",
     )?);
@@ -177,9 +162,9 @@ fn write_events<'a>(
     }))?;
     let numbered = events
         .iter()
-        .map(|e| Ok((e, to_sql(e.sequence_nr.value(), "sequence number")?)))
+        .map(|e| Ok((e, to_i64(e.sequence_nr.value(), "sequence number")?)))
         .collect::<Result<Vec<_>, PostgresError>>()?;
-    let new_highest = to_sql(last.sequence_nr.value(), "sequence number")?;
+    let new_highest = to_i64(last.sequence_nr.value(), "sequence number")?;
     match steps.last_mut() {
         Some(Step::Events(run)) => run.events.extend(numbered),
         _ => steps.push(Step::Events(EventRun {
@@ -196,7 +181,7 @@ fn save_snapshot<'a>(s: &'a Snapshot, steps: &mut Vec<Step<'a>>) -> Result<Outco
         s.metadata.persistence_id.as_str(),
         s.payload.manifest.as_str(),
     ])?;
-    let nr = to_sql(s.metadata.sequence_nr.value(), "snapshot sequence number")?;
+    let nr = to_i64(s.metadata.sequence_nr.value(), "snapshot sequence number")?;
     steps.push(Step::SaveSnapshot(s, nr));
     Ok(Outcome::Done)
 }
@@ -206,7 +191,7 @@ fn revision_of(
     pid: &PersistenceId,
 ) -> Result<Revision, PostgresError> {
     let stored = revisions.get(pid.as_str()).copied().unwrap_or(0);
-    Ok(Revision::new(from_sql(stored, "revision")?))
+    Ok(Revision::new(from_i64(stored, "revision")?))
 }
 
 fn upsert_state<'a>(
@@ -224,7 +209,7 @@ fn upsert_state<'a>(
             .into_iter()
             .chain(r.tag.as_ref().map(|t| t.as_str())),
     )?;
-    let revision = to_sql(r.revision.value(), "revision")?;
+    let revision = to_i64(r.revision.value(), "revision")?;
     revisions.insert(r.persistence_id.as_str().to_owned(), revision);
     steps.push(Step::UpsertState(r, revision));
     Ok(Outcome::Done)

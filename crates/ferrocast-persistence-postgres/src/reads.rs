@@ -7,11 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use ferrocast_persistence::{
     DurableStateRecord, Offset, Payload, PersistenceId, PersistentRepr, Revision, SequenceNr,
-    SerializerId, Snapshot, SnapshotMetadata, Tag, TaggedEvent, WriterId,
+    Snapshot, SnapshotMetadata, Tag, TaggedEvent,
 };
 use tokio_postgres::{Client, Row, Statement};
 
-use crate::codec::{clamp, from_sql, tags, time};
+use ferrocast_persistence::backend::{
+    RowCache, clamp_to_i64, from_i64, serializer_id, time_from_millis,
+};
+
+use crate::codec::tags;
 use crate::config::PostgresConfig;
 use crate::error::PostgresError;
 use crate::schema::connect;
@@ -24,6 +28,7 @@ pub(crate) struct Reader {
     snapshot: Statement,
     state: Statement,
     by_tag: Statement,
+    latest_offset: Statement,
 }
 
 impl Reader {
@@ -64,6 +69,11 @@ impl Reader {
                        FROM "{s}".event_tags t JOIN "{s}".journal j ON j.ordering = t.ordering
                        WHERE t.tag = $1 AND t.ordering > $2
                        ORDER BY t.ordering LIMIT $3"#
+                ))
+                .await?,
+            latest_offset: client
+                .prepare(&format!(
+                    r#"SELECT max(ordering) FROM "{s}".event_tags WHERE tag = $1"#
                 ))
                 .await?,
             client,
@@ -125,14 +135,15 @@ impl Readers {
                 &r.replay,
                 &[
                     &pid.as_str(),
-                    &clamp(from.value()),
-                    &clamp(to.value()),
+                    &clamp_to_i64(from.value()),
+                    &clamp_to_i64(to.value()),
                     &limit,
                 ],
             )
             .await?;
+        let mut cache = RowCache::default();
         rows.iter()
-            .map(|row| event_at(row, 0, pid.clone()))
+            .map(|row| event_at(row, 0, pid.clone(), &mut cache))
             .collect()
     }
 
@@ -143,7 +154,7 @@ impl Readers {
             Some(row) => row.try_get(0)?,
             None => 0,
         };
-        Ok(SequenceNr::new(from_sql(h, "highest sequence number")?))
+        Ok(SequenceNr::new(from_i64(h, "highest sequence number")?))
     }
 
     pub(crate) async fn events_by_tag(
@@ -156,18 +167,31 @@ impl Readers {
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let rows = r
             .client
-            .query(&r.by_tag, &[&tag.as_str(), &clamp(after.value()), &limit])
+            .query(
+                &r.by_tag,
+                &[&tag.as_str(), &clamp_to_i64(after.value()), &limit],
+            )
             .await?;
+        let mut cache = RowCache::default();
         rows.iter()
             .map(|row| {
-                let pid: &str = row.try_get(1)?;
-                let pid = PersistenceId::new(pid).map_err(corrupt)?;
+                let pid = cache.persistence_id(row.try_get(1)?)?;
                 Ok(TaggedEvent {
-                    offset: Offset::new(from_sql(row.try_get(0)?, "ordering")?),
-                    event: event_at(row, 2, pid)?,
+                    offset: Offset::new(from_i64(row.try_get(0)?, "ordering")?),
+                    event: event_at(row, 2, pid, &mut cache)?,
                 })
             })
             .collect()
+    }
+
+    pub(crate) async fn latest_offset(&self, tag: &Tag) -> Result<Offset, PostgresError> {
+        let r = self.reader().await?;
+        let row = r
+            .client
+            .query_one(&r.latest_offset, &[&tag.as_str()])
+            .await?;
+        let max: Option<i64> = row.try_get(0)?;
+        Ok(Offset::new(from_i64(max.unwrap_or(0), "ordering")?))
     }
 
     pub(crate) async fn latest_snapshot(
@@ -178,7 +202,7 @@ impl Readers {
         let r = self.reader().await?;
         let row = r
             .client
-            .query_opt(&r.snapshot, &[&pid.as_str(), &clamp(max.value())])
+            .query_opt(&r.snapshot, &[&pid.as_str(), &clamp_to_i64(max.value())])
             .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -186,11 +210,11 @@ impl Readers {
         Ok(Some(Snapshot {
             metadata: SnapshotMetadata {
                 persistence_id: pid.clone(),
-                sequence_nr: SequenceNr::new(from_sql(
+                sequence_nr: SequenceNr::new(from_i64(
                     row.try_get(0)?,
                     "snapshot sequence number",
                 )?),
-                timestamp: time(row.try_get(4)?),
+                timestamp: time_from_millis(row.try_get(4)?),
             },
             payload: payload_at(&row, 1)?,
         }))
@@ -207,10 +231,10 @@ impl Readers {
         let tag: Option<&str> = row.try_get(4)?;
         Ok(Some(DurableStateRecord {
             persistence_id: pid.clone(),
-            revision: Revision::new(from_sql(row.try_get(0)?, "revision")?),
+            revision: Revision::new(from_i64(row.try_get(0)?, "revision")?),
             payload: payload_at(&row, 1)?,
             tag: tag.map(Tag::new).transpose().map_err(corrupt)?,
-            timestamp: time(row.try_get(5)?),
+            timestamp: time_from_millis(row.try_get(5)?),
         }))
     }
 }
@@ -219,18 +243,11 @@ fn corrupt(e: impl std::fmt::Display) -> PostgresError {
     PostgresError::Corrupt(e.to_string())
 }
 
-/// A stored serializer id: a `bigint` that must fit `u32`.
-fn serializer(id: i64) -> Result<SerializerId, PostgresError> {
-    u32::try_from(id)
-        .map(SerializerId::new)
-        .map_err(|_| PostgresError::Corrupt(format!("serializer id {id}")))
-}
-
 /// The payload in columns `serializer_id, manifest, payload` from `at`.
 fn payload_at(row: &Row, at: usize) -> Result<Payload, PostgresError> {
     let manifest: &str = row.try_get(at + 1)?;
     Ok(Payload::new(
-        serializer(row.try_get(at)?)?,
+        serializer_id(row.try_get(at)?)?,
         manifest,
         row.try_get(at + 2)?,
     ))
@@ -238,14 +255,23 @@ fn payload_at(row: &Row, at: usize) -> Result<Payload, PostgresError> {
 
 /// An event from the columns `sequence_nr, serializer_id, manifest,
 /// payload, tags, timestamp_ms, writer` starting at `at`.
-fn event_at(row: &Row, at: usize, pid: PersistenceId) -> Result<PersistentRepr, PostgresError> {
-    let writer: &str = row.try_get(at + 6)?;
+/// The identifiers repeated from row to row come from `cache`.
+fn event_at(
+    row: &Row,
+    at: usize,
+    pid: PersistenceId,
+    cache: &mut RowCache,
+) -> Result<PersistentRepr, PostgresError> {
     Ok(PersistentRepr {
         persistence_id: pid,
-        sequence_nr: SequenceNr::new(from_sql(row.try_get(at)?, "sequence number")?),
-        payload: payload_at(row, at + 1)?,
+        sequence_nr: SequenceNr::new(from_i64(row.try_get(at)?, "sequence number")?),
+        payload: Payload {
+            serializer: serializer_id(row.try_get(at + 1)?)?,
+            manifest: cache.manifest(row.try_get(at + 2)?),
+            bytes: row.try_get(at + 3)?,
+        },
         tags: tags(row.try_get(at + 4)?)?,
-        timestamp: time(row.try_get(at + 5)?),
-        writer: WriterId::new(writer).map_err(corrupt)?,
+        timestamp: time_from_millis(row.try_get(at + 5)?),
+        writer: cache.writer(row.try_get(at + 6)?)?,
     })
 }

@@ -5,19 +5,18 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use ferrocast_persistence::backend::{CommitCounters, CommitStats, WriteQueue, check_events};
 use ferrocast_persistence::{
     DurableStateError, DurableStateRecord, DurableStateStore, EventsByTag, Journal, JournalError,
     Offset, PersistenceId, PersistentRepr, Revision, SequenceNr, Snapshot, SnapshotError,
-    SnapshotStore, Tag, TaggedEvent, validate_batch,
+    SnapshotStore, Tag, TaggedEvent,
 };
-use tokio::sync::{mpsc, oneshot};
 
-use crate::codec::{storable, to_sql};
+use crate::codec::storable;
 use crate::config::PostgresConfig;
 use crate::error::PostgresError;
-use crate::plan::{Op, Outcome};
 use crate::reads::Readers;
-use crate::writer::{self, CommitStats, Counters, Request};
+use crate::writer;
 
 /// The PostgreSQL backend: implements [`Journal`], [`EventsByTag`],
 /// [`SnapshotStore`] and [`DurableStateStore`] over the tables of one
@@ -30,9 +29,8 @@ use crate::writer::{self, CommitStats, Counters, Request};
 /// Stores of several processes may share a schema: their writes take turns
 /// on the schema's advisory lock.
 pub struct PostgresStore {
-    writer: mpsc::Sender<Request>,
+    writes: WriteQueue<PostgresError>,
     readers: Readers,
-    counters: Arc<Counters>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -47,85 +45,26 @@ impl PostgresStore {
     /// I/O tasks).
     pub async fn open(config: PostgresConfig) -> Result<Self, PostgresError> {
         config.validate()?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(CommitCounters::default());
         let writer = writer::start(&config, counters.clone()).await?;
         Ok(PostgresStore {
-            writer,
+            writes: WriteQueue::new(writer, counters, PostgresError::WriterStopped),
             readers: Readers::open(config).await?,
-            counters,
         })
     }
 
     /// Commits so far and the write requests they carried: requests per
     /// commit is the group-commit factor.
     pub fn commit_stats(&self) -> CommitStats {
-        self.counters.snapshot()
+        self.writes.stats()
     }
-
-    async fn write(&self, op: Op) -> Result<Outcome, PostgresError> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Request { op, reply })
-            .await
-            .map_err(|_| PostgresError::WriterStopped)?;
-        answer.await.map_err(|_| PostgresError::WriterStopped)?
-    }
-}
-
-fn journal_err(e: PostgresError) -> JournalError {
-    JournalError::storage(e)
-}
-
-fn snapshot_err(e: PostgresError) -> SnapshotError {
-    SnapshotError::storage(e)
-}
-
-fn state_err(e: PostgresError) -> DurableStateError {
-    DurableStateError::storage(e)
 }
 
 impl Journal for PostgresStore {
     async fn write(&self, events: Vec<PersistentRepr>) -> Result<(), JournalError> {
-        validate_batch(&events)?;
-        let Some(first) = events.first() else {
-            return Err(JournalError::EmptyBatch);
-        };
-        let persistence_id = first.persistence_id.clone();
-        let attempted = first.sequence_nr;
-        let texts_ok = events.iter().all(|e| {
-            storable(e.payload.manifest.as_str())
-                && storable(e.writer.as_str())
-                && storable(e.persistence_id.as_str())
-                && e.tags.iter().all(|t| storable(t.as_str()))
-        });
-        if !texts_ok {
-            return Err(JournalError::InvalidBatch {
-                persistence_id,
-                reason: "text containing NUL, which PostgreSQL cannot store",
-            });
-        }
-        if let Some(last) = events.last() {
-            if to_sql(last.sequence_nr.value(), "sequence number").is_err() {
-                return Err(JournalError::InvalidBatch {
-                    persistence_id,
-                    reason: "sequence number beyond PostgreSQL's bigint range",
-                });
-            }
-        }
-        match PostgresStore::write(self, Op::WriteEvents(events))
-            .await
-            .map_err(journal_err)?
-        {
-            Outcome::Done => Ok(()),
-            Outcome::SequenceConflict { expected } => Err(JournalError::SequenceConflict {
-                persistence_id,
-                attempted,
-                expected,
-            }),
-            Outcome::RevisionConflict { .. } => Err(journal_err(PostgresError::Corrupt(
-                "revision outcome for an event write".to_owned(),
-            ))),
-        }
+        // PostgreSQL text cannot hold NUL.
+        check_events(&events, storable)?;
+        self.writes.write_events(events).await
     }
 
     async fn replay(
@@ -138,7 +77,7 @@ impl Journal for PostgresStore {
         self.readers
             .replay(persistence_id, from, to, max.get())
             .await
-            .map_err(journal_err)
+            .map_err(JournalError::storage)
     }
 
     async fn highest_sequence_nr(
@@ -148,7 +87,7 @@ impl Journal for PostgresStore {
         self.readers
             .highest(persistence_id)
             .await
-            .map_err(journal_err)
+            .map_err(JournalError::storage)
     }
 
     async fn delete_up_to(
@@ -156,19 +95,13 @@ impl Journal for PostgresStore {
         persistence_id: &PersistenceId,
         to: SequenceNr,
     ) -> Result<(), JournalError> {
-        PostgresStore::write(self, Op::DeleteEvents(persistence_id.clone(), to))
-            .await
-            .map(drop)
-            .map_err(journal_err)
+        self.writes.delete_events(persistence_id, to).await
     }
 }
 
 impl SnapshotStore for PostgresStore {
     async fn save(&self, snapshot: Snapshot) -> Result<(), SnapshotError> {
-        PostgresStore::write(self, Op::SaveSnapshot(snapshot))
-            .await
-            .map(drop)
-            .map_err(snapshot_err)
+        self.writes.save_snapshot(snapshot).await
     }
 
     async fn load_latest(
@@ -179,7 +112,7 @@ impl SnapshotStore for PostgresStore {
         self.readers
             .latest_snapshot(persistence_id, max)
             .await
-            .map_err(snapshot_err)
+            .map_err(SnapshotError::storage)
     }
 
     async fn delete_up_to(
@@ -187,10 +120,7 @@ impl SnapshotStore for PostgresStore {
         persistence_id: &PersistenceId,
         max: SequenceNr,
     ) -> Result<(), SnapshotError> {
-        PostgresStore::write(self, Op::DeleteSnapshots(persistence_id.clone(), max))
-            .await
-            .map(drop)
-            .map_err(snapshot_err)
+        self.writes.delete_snapshots(persistence_id, max).await
     }
 }
 
@@ -199,23 +129,14 @@ impl DurableStateStore for PostgresStore {
         &self,
         persistence_id: &PersistenceId,
     ) -> Result<Option<DurableStateRecord>, DurableStateError> {
-        self.readers.state(persistence_id).await.map_err(state_err)
+        self.readers
+            .state(persistence_id)
+            .await
+            .map_err(DurableStateError::storage)
     }
 
     async fn upsert(&self, record: DurableStateRecord) -> Result<(), DurableStateError> {
-        let persistence_id = record.persistence_id.clone();
-        let attempted = record.revision;
-        match PostgresStore::write(self, Op::UpsertState(record))
-            .await
-            .map_err(state_err)?
-        {
-            Outcome::RevisionConflict { expected } => Err(DurableStateError::RevisionConflict {
-                persistence_id,
-                attempted,
-                expected,
-            }),
-            _ => Ok(()),
-        }
+        self.writes.upsert_state(record).await
     }
 
     async fn delete(
@@ -223,17 +144,7 @@ impl DurableStateStore for PostgresStore {
         persistence_id: &PersistenceId,
         revision: Revision,
     ) -> Result<(), DurableStateError> {
-        match PostgresStore::write(self, Op::DeleteState(persistence_id.clone(), revision))
-            .await
-            .map_err(state_err)?
-        {
-            Outcome::RevisionConflict { expected } => Err(DurableStateError::RevisionConflict {
-                persistence_id: persistence_id.clone(),
-                attempted: revision,
-                expected,
-            }),
-            _ => Ok(()),
-        }
+        self.writes.delete_state(persistence_id, revision).await
     }
 }
 
@@ -247,6 +158,13 @@ impl EventsByTag for PostgresStore {
         self.readers
             .events_by_tag(tag, after, max.get())
             .await
-            .map_err(journal_err)
+            .map_err(JournalError::storage)
+    }
+
+    async fn latest_offset(&self, tag: &Tag) -> Result<Offset, JournalError> {
+        self.readers
+            .latest_offset(tag)
+            .await
+            .map_err(JournalError::storage)
     }
 }

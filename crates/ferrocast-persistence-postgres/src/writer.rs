@@ -29,48 +29,21 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use ferrocast_persistence::backend::{
+    CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, millis, take_queued,
+};
 use futures_util::future::{try_join, try_join3};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::{Client, Statement};
 
-use crate::codec::millis;
 use crate::config::PostgresConfig;
 use crate::error::PostgresError;
-use crate::plan::{self, EventRun, Op, Outcome, Step};
+use crate::plan::{self, EventRun, Step};
 use crate::schema::{self, lock_sql};
 
-/// How well group commit works: requests per commit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CommitStats {
-    /// Transactions committed (or attempted).
-    pub commits: u64,
-    /// Write requests they carried.
-    pub requests: u64,
-}
-
-/// Counters the writer task updates and the store reads.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    commits: AtomicU64,
-    requests: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn snapshot(&self) -> CommitStats {
-        CommitStats {
-            commits: self.commits.load(Ordering::Relaxed),
-            requests: self.requests.load(Ordering::Relaxed),
-        }
-    }
-}
-
 /// One write and where its outcome goes.
-pub(crate) struct Request {
-    pub(crate) op: Op,
-    pub(crate) reply: oneshot::Sender<Result<Outcome, PostgresError>>,
-}
+pub(crate) type Request = WriteRequest<PostgresError>;
 
 /// The writer's connection and its statements, prepared once: a group
 /// runs a few statements, so preparing per group would double its round
@@ -82,6 +55,9 @@ struct Writer {
     highest: Statement,
     revisions: Statement,
     insert_events: Statement,
+    /// `insert_events` for groups without tags, the common case: no tag
+    /// aggregation, join or `RETURNING` for the server to run.
+    insert_untagged: Statement,
     delete_events: Statement,
     save_snapshot: Statement,
     delete_snapshots: Statement,
@@ -141,6 +117,20 @@ impl Writer {
                      ON CONFLICT DO NOTHING)
                    INSERT INTO "{s}".journal_highest (persistence_id, highest)
                    SELECT * FROM UNNEST($10::text[], $11::int8[])
+                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
+            ))
+            .await?,
+            insert_untagged: prepare(format!(
+                r#"WITH ins AS (
+                     INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
+                                                manifest, payload, tags, timestamp_ms, writer)
+                     SELECT u.p, u.n, u.ser, u.m, u.pl, '{{}}', u.ts, u.w
+                     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
+                                 $6::int8[], $7::text[])
+                          WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
+                     ORDER BY u.i)
+                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
+                   SELECT * FROM UNNEST($8::text[], $9::int8[])
                    ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
             ))
             .await?,
@@ -321,6 +311,25 @@ impl Writer {
             }
         }
         let (logs, highest): (Vec<&str>, Vec<i64>) = run.highest.iter().copied().unzip();
+        if tags.is_empty() {
+            self.client
+                .execute(
+                    &self.insert_untagged,
+                    &[
+                        &pids,
+                        &nrs,
+                        &serializers,
+                        &manifests,
+                        &payloads,
+                        &times,
+                        &writers,
+                        &logs,
+                        &highest,
+                    ],
+                )
+                .await?;
+            return Ok(());
+        }
         self.client
             .execute(
                 &self.insert_events,
@@ -347,7 +356,7 @@ impl Writer {
 /// writer task until every sender is gone.
 pub(crate) async fn start(
     config: &PostgresConfig,
-    counters: Arc<Counters>,
+    counters: Arc<CommitCounters>,
 ) -> Result<mpsc::Sender<Request>, PostgresError> {
     let writer = Writer::open(config).await?;
     let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
@@ -359,18 +368,12 @@ async fn serve(
     writer: Writer,
     config: PostgresConfig,
     mut rx: mpsc::Receiver<Request>,
-    counters: Arc<Counters>,
+    counters: Arc<CommitCounters>,
 ) {
     let max_batch = config.max_batch.get();
     let mut writer = Some(writer);
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+        let batch = take_queued(first, &mut rx, max_batch);
         let outcomes = match connected(&mut writer, &config).await {
             Ok(w) => w.commit(&batch).await,
             Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
@@ -378,15 +381,7 @@ async fn serve(
         if writer.as_ref().is_some_and(|w| w.client.is_closed()) {
             writer = None;
         }
-        counters.commits.fetch_add(1, Ordering::Relaxed);
-        counters
-            .requests
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        for (request, outcome) in batch.into_iter().zip(outcomes) {
-            // The caller may have stopped waiting (a timeout); the write
-            // stands regardless.
-            let _ = request.reply.send(outcome);
-        }
+        answer_all(batch, outcomes, &counters);
     }
 }
 

@@ -10,61 +10,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestSchema;
-use common::supervisor::{GetChild, Supervisor};
-use ferrocast_actor::{ActorSystem, ActorSystemConfig, Directive, Failure, ReplyTo};
+use ferrocast_actor::{ActorSystem, ActorSystemConfig};
+use ferrocast_persistence::tck::scaffold::{
+    Counter, CounterCmd, counter_setup, describe_recovery_failure, first_failure,
+};
 use ferrocast_persistence::{
-    DecodeError, Effect, EventSourced, EventSourcedActor, EventSourcedSetup, Journal, JournalError,
-    Json, PersistenceId, RecoveryError, SequenceNr, Serialization,
+    EventSourcedActor, EventSourcedSetup, Journal, JournalError, PersistenceId, QueryError,
+    ReadJournal, SequenceNr,
 };
 use ferrocast_persistence_postgres::{PostgresError, PostgresStore};
-use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use futures_util::StreamExt;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Default)]
-struct Counter;
-
-enum Cmd {
-    Add(u64, ReplyTo<u64>),
-    Get(ReplyTo<u64>),
-}
-
-#[derive(Serialize, Deserialize)]
-struct Added(u64);
-
-impl EventSourced for Counter {
-    type Command = Cmd;
-    type Event = Added;
-    type State = u64;
-
-    fn empty_state(&self) -> u64 {
-        0
-    }
-
-    fn on_command(&mut self, state: &u64, cmd: Cmd) -> Effect<Self> {
-        match cmd {
-            Cmd::Add(n, reply) => Effect::persist(Added(n)).then_reply(reply, |s| *s),
-            Cmd::Get(reply) => {
-                let _ = reply.send(*state);
-                Effect::none()
-            }
-        }
-    }
-
-    fn on_event(&self, state: &mut u64, event: &Added) {
-        *state += event.0;
-    }
-}
 
 type Setup = EventSourcedSetup<Counter, PostgresStore>;
 
 fn setup(store: &Arc<PostgresStore>, id: &str) -> Setup {
-    EventSourcedSetup::new(
-        PersistenceId::new(id).unwrap(),
-        store.clone(),
-        Serialization::new("counter.added.v1", Json),
-    )
+    counter_setup(store.clone(), &PersistenceId::new(id).unwrap())
 }
 
 /// Writes 1, 2, 3 through an actor.
@@ -74,58 +36,24 @@ async fn seed(s: &Setup) {
         .spawn("c", EventSourcedActor::props(s.clone(), Counter::default))
         .unwrap();
     for n in 1..=3 {
-        c.ask(|r| Cmd::Add(n, r), TIMEOUT).await.unwrap();
+        c.ask(|r| CounterCmd::Add(n, r), TIMEOUT).await.unwrap();
     }
     system.terminate().await;
-}
-
-fn describe(failure: &Failure) -> String {
-    let Failure::Error(e) = failure else {
-        return format!("other: {failure}");
-    };
-    match e.downcast_ref::<RecoveryError>() {
-        Some(RecoveryError::Event {
-            persistence_id,
-            sequence_nr,
-            source,
-        }) => {
-            let kind = match source {
-                DecodeError::UnknownSerializer { serializer, .. } => {
-                    format!("unknown-serializer-{serializer}")
-                }
-                DecodeError::Malformed { .. } => "malformed".to_owned(),
-                other => format!("{other}"),
-            };
-            format!("event {persistence_id} {sequence_nr} {kind}")
-        }
-        Some(other) => format!("recovery: {other}"),
-        None => format!("error: {e}"),
-    }
 }
 
 /// Starts the entity under a supervisor that stops it on failure; the
 /// first failure's description.
 async fn recovery_failure(s: Setup) -> String {
-    let system = ActorSystem::new("check", ActorSystemConfig::default()).unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let sup = system
-        .spawn("sup", move || {
-            Supervisor::new(
-                EventSourcedActor::props(s.clone(), Counter::default),
-                Directive::Stop,
-                tx.clone(),
-                describe,
-            )
-        })
-        .unwrap();
-    let seen = tokio::time::timeout(TIMEOUT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let child = sup.ask(GetChild, TIMEOUT).await.unwrap().unwrap();
-    assert!(child.ask(Cmd::Get, TIMEOUT).await.is_err());
-    system.terminate().await;
-    seen
+    let failed = first_failure(
+        move || EventSourcedActor::props(s.clone(), Counter::default),
+        describe_recovery_failure,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert!(failed.child.ask(CounterCmd::Get, TIMEOUT).await.is_err());
+    failed.system.terminate().await;
+    failed.failure
 }
 
 async fn tamper(schema: &TestSchema, id: &str, nr: i64, set: &str) {
@@ -192,4 +120,26 @@ async fn rows_the_backend_cannot_read_are_typed_storage_errors() {
             "{nr}: {err}"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_row_the_backend_cannot_read_fails_a_query_stream_with_a_typed_error() {
+    let schema = TestSchema::new("corrupt_query");
+    let store = Arc::new(schema.open().await);
+    let pid = PersistenceId::new("c-q").unwrap();
+    let events = (1..=3).map(|nr| common::event(&pid, nr)).collect();
+    store.write(events).await.unwrap();
+    tamper(&schema, "c-q", 2, "serializer_id = -1").await;
+    let queries = ReadJournal::new(store.clone());
+    let found: Vec<_> = queries
+        .events_by_persistence_id_stream(&pid, SequenceNr::FIRST, SequenceNr::MAX)
+        .collect()
+        .await;
+    let [Err(QueryError::Journal(JournalError::Storage(e)))] = found.as_slice() else {
+        panic!("expected one typed error, got {found:?}");
+    };
+    assert!(
+        matches!(e.downcast_ref::<PostgresError>(), Some(PostgresError::Corrupt(m)) if m.contains("serializer id -1")),
+        "{e}"
+    );
 }

@@ -36,6 +36,17 @@ pub struct SqliteConfig {
     /// Reads running at once (each on a blocking thread with a pooled
     /// connection); more wait for a turn.
     pub max_readers: NonZeroUsize,
+    /// Page cache of the writer's connection, in bytes (SQLite's default
+    /// is 2 MiB). With many entities a group commit touches a leaf page of
+    /// the `(persistence_id, sequence_nr)` index per entity; pages kept in
+    /// memory need not be read back before they are changed.
+    pub writer_cache_bytes: usize,
+    /// WAL size, in bytes, past which a commit copies the WAL back into
+    /// the database (SQLite's `wal_autocheckpoint`; its default is about
+    /// 4 MiB). A checkpoint writes each changed page once however many
+    /// commits changed it, so a larger WAL saves writes when many
+    /// entities touch many pages; readers then search a longer WAL.
+    pub checkpoint_bytes: usize,
 }
 
 /// A configuration value is out of range.
@@ -58,6 +69,8 @@ impl SqliteConfig {
             busy_timeout: Duration::from_secs(5),
             write_queue: NonZeroUsize::new(8192).unwrap_or(NonZeroUsize::MIN),
             max_readers: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
+            writer_cache_bytes: 64 << 20,
+            checkpoint_bytes: 64 << 20,
         }
     }
 

@@ -34,3 +34,15 @@ impl From<rusqlite::Error> for SqliteError {
         SqliteError::Sqlite(Arc::new(e))
     }
 }
+
+impl From<ferrocast_persistence::backend::OutOfRange> for SqliteError {
+    fn from(e: ferrocast_persistence::backend::OutOfRange) -> Self {
+        SqliteError::OutOfRange(e.0)
+    }
+}
+
+impl From<ferrocast_persistence::backend::Corrupt> for SqliteError {
+    fn from(e: ferrocast_persistence::backend::Corrupt) -> Self {
+        SqliteError::Corrupt(e.0)
+    }
+}

@@ -34,5 +34,6 @@ mod writer;
 
 pub use config::{InvalidConfig, SqliteConfig, Synchronous};
 pub use error::SqliteError;
+/// Requests per commit, see [`SqliteStore::commit_stats`].
+pub use ferrocast_persistence::backend::CommitStats;
 pub use store::SqliteStore;
-pub use writer::CommitStats;

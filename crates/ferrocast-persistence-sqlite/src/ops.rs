@@ -1,32 +1,16 @@
 //! The write operations, each run inside its own savepoint of a group
 //! transaction, on statements prepared once per writer connection.
 
+use ferrocast_persistence::backend::{
+    WriteOp as Op, WriteOutcome as Outcome, clamp_to_i64, from_i64, millis, to_i64,
+};
 use ferrocast_persistence::{
-    DurableStateRecord, PersistenceId, PersistentRepr, Revision, SequenceNr, Snapshot,
+    DurableStateRecord, PersistenceId, PersistentRepr, Revision, SequenceNr,
 };
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 
-use crate::codec::{clamp, encode_tags, from_sql, millis, to_sql};
+use crate::codec::encode_tags;
 use crate::error::SqliteError;
-
-/// A write, as sent to the writer thread.
-#[derive(Debug)]
-pub(crate) enum Op {
-    WriteEvents(Vec<PersistentRepr>),
-    DeleteEvents(PersistenceId, SequenceNr),
-    SaveSnapshot(Snapshot),
-    DeleteSnapshots(PersistenceId, SequenceNr),
-    UpsertState(DurableStateRecord),
-    DeleteState(PersistenceId, Revision),
-}
-
-/// What a write did. Conflicts wrote nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Done,
-    SequenceConflict { expected: SequenceNr },
-    RevisionConflict { expected: Revision },
-}
 
 /// Every statement the writer runs, prepared once: at hundreds of requests
 /// per commit, preparing per request would cost more than the inserts.
@@ -105,16 +89,16 @@ impl<'c> Statements<'c> {
             Op::WriteEvents(events) => self.write_events(events),
             Op::DeleteEvents(pid, to) => {
                 self.delete_tags
-                    .execute(params![pid.as_str(), clamp(to.value())])?;
+                    .execute(params![pid.as_str(), clamp_to_i64(to.value())])?;
                 self.delete_events
-                    .execute(params![pid.as_str(), clamp(to.value())])?;
+                    .execute(params![pid.as_str(), clamp_to_i64(to.value())])?;
                 Ok(Outcome::Done)
             }
             Op::SaveSnapshot(s) => {
                 let m = &s.metadata;
                 self.save_snapshot.execute(params![
                     m.persistence_id.as_str(),
-                    to_sql(m.sequence_nr.value(), "snapshot sequence number")?,
+                    to_i64(m.sequence_nr.value(), "snapshot sequence number")?,
                     s.payload.serializer.value(),
                     s.payload.manifest.as_str(),
                     s.payload.bytes,
@@ -124,7 +108,7 @@ impl<'c> Statements<'c> {
             }
             Op::DeleteSnapshots(pid, max) => {
                 self.delete_snapshots
-                    .execute(params![pid.as_str(), clamp(max.value())])?;
+                    .execute(params![pid.as_str(), clamp_to_i64(max.value())])?;
                 Ok(Outcome::Done)
             }
             Op::UpsertState(r) => self.upsert_state(r),
@@ -148,7 +132,7 @@ impl<'c> Statements<'c> {
             .highest
             .query_row(params![pid], |r| r.get(0))
             .optional()?;
-        let highest = SequenceNr::new(from_sql(highest.unwrap_or(0), "highest sequence number")?);
+        let highest = SequenceNr::new(from_i64(highest.unwrap_or(0), "highest sequence number")?);
         let expected = highest.next();
         if first.sequence_nr != expected || highest == SequenceNr::MAX {
             return Ok(Outcome::SequenceConflict { expected });
@@ -156,7 +140,7 @@ impl<'c> Statements<'c> {
         for e in events {
             self.insert_event.execute(params![
                 pid,
-                to_sql(e.sequence_nr.value(), "sequence number")?,
+                to_i64(e.sequence_nr.value(), "sequence number")?,
                 e.payload.serializer.value(),
                 e.payload.manifest.as_str(),
                 e.payload.bytes,
@@ -173,7 +157,7 @@ impl<'c> Statements<'c> {
         }
         self.set_highest.execute(params![
             pid,
-            to_sql(last.sequence_nr.value(), "sequence number")?
+            to_i64(last.sequence_nr.value(), "sequence number")?
         ])?;
         Ok(Outcome::Done)
     }
@@ -183,7 +167,7 @@ impl<'c> Statements<'c> {
             .state_revision
             .query_row(params![pid.as_str()], |r| r.get(0))
             .optional()?;
-        Ok(Revision::new(from_sql(current.unwrap_or(0), "revision")?))
+        Ok(Revision::new(from_i64(current.unwrap_or(0), "revision")?))
     }
 
     fn upsert_state(&mut self, r: &DurableStateRecord) -> Result<Outcome, SqliteError> {
@@ -194,7 +178,7 @@ impl<'c> Statements<'c> {
         }
         self.upsert_state.execute(params![
             r.persistence_id.as_str(),
-            to_sql(r.revision.value(), "revision")?,
+            to_i64(r.revision.value(), "revision")?,
             r.payload.serializer.value(),
             r.payload.manifest.as_str(),
             r.payload.bytes,

@@ -5,12 +5,16 @@ use std::sync::{Arc, Mutex};
 
 use ferrocast_persistence::{
     DurableStateRecord, Offset, Payload, PersistenceId, PersistentRepr, Revision, SequenceNr,
-    SerializerId, Snapshot, SnapshotMetadata, Tag, TaggedEvent, WriterId,
+    Snapshot, SnapshotMetadata, Tag, TaggedEvent,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::Semaphore;
 
-use crate::codec::{clamp, decode_tags, from_sql, time};
+use ferrocast_persistence::backend::{
+    RowCache, clamp_to_i64, from_i64, serializer_id, time_from_millis,
+};
+
+use crate::codec::decode_tags;
 use crate::config::SqliteConfig;
 use crate::error::SqliteError;
 use crate::schema::connect;
@@ -60,33 +64,35 @@ impl Readers {
     }
 }
 
-fn serializer(id: i64) -> Result<SerializerId, SqliteError> {
-    u32::try_from(id)
-        .map(SerializerId::new)
-        .map_err(|_| SqliteError::Corrupt(format!("serializer id {id}")))
-}
-
 /// Builds an event from the columns `sequence_nr, serializer_id, manifest,
 /// payload, tags, timestamp_ms, writer` starting at `at`.
+/// Text columns are read in place (no `String` per column); the
+/// identifiers repeated from row to row come from `cache`.
 fn event_at(
     row: &rusqlite::Row<'_>,
     at: usize,
     pid: PersistenceId,
+    cache: &mut RowCache,
 ) -> Result<PersistentRepr, SqliteError> {
-    let tags: String = row.get(at + 4)?;
-    let writer: String = row.get(at + 6)?;
     Ok(PersistentRepr {
         persistence_id: pid,
-        sequence_nr: SequenceNr::new(from_sql(row.get(at)?, "sequence number")?),
-        payload: Payload::new(
-            serializer(row.get(at + 1)?)?,
-            row.get::<_, String>(at + 2)?.as_str(),
-            row.get(at + 3)?,
-        ),
-        tags: decode_tags(&tags)?,
-        timestamp: time(row.get(at + 5)?),
-        writer: WriterId::new(&writer).map_err(|e| SqliteError::Corrupt(e.to_string()))?,
+        sequence_nr: SequenceNr::new(from_i64(row.get(at)?, "sequence number")?),
+        payload: Payload {
+            serializer: serializer_id(row.get(at + 1)?)?,
+            manifest: cache.manifest(text(row, at + 2)?),
+            bytes: row.get(at + 3)?,
+        },
+        tags: decode_tags(text(row, at + 4)?)?,
+        timestamp: time_from_millis(row.get(at + 5)?),
+        writer: cache.writer(text(row, at + 6)?)?,
     })
+}
+
+/// A text column, borrowed from the row.
+fn text<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<&'r str, SqliteError> {
+    row.get_ref(index)?
+        .as_str()
+        .map_err(|e| SqliteError::Corrupt(format!("column {index}: {e}")))
 }
 
 pub(crate) fn events_by_tag(
@@ -103,17 +109,25 @@ pub(crate) fn events_by_tag(
          ORDER BY t.ordering LIMIT ?3",
     )?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let mut rows = stmt.query(params![tag.as_str(), clamp(after.value()), limit])?;
-    let mut out = Vec::new();
+    let mut rows = stmt.query(params![tag.as_str(), clamp_to_i64(after.value()), limit])?;
+    let mut out = Vec::with_capacity(max.min(1024));
+    let mut cache = RowCache::default();
     while let Some(row) = rows.next()? {
-        let pid: String = row.get(1)?;
-        let pid = PersistenceId::new(&pid).map_err(|e| SqliteError::Corrupt(e.to_string()))?;
+        let pid = cache.persistence_id(text(row, 1)?)?;
         out.push(TaggedEvent {
-            offset: Offset::new(from_sql(row.get(0)?, "ordering")?),
-            event: event_at(row, 2, pid)?,
+            offset: Offset::new(from_i64(row.get(0)?, "ordering")?),
+            event: event_at(row, 2, pid, &mut cache)?,
         });
     }
     Ok(out)
+}
+
+/// The highest offset of `tag` (zero if none): an index lookup.
+pub(crate) fn latest_offset(conn: &Connection, tag: &Tag) -> Result<Offset, SqliteError> {
+    let max: Option<i64> = conn
+        .prepare("SELECT max(ordering) FROM event_tags WHERE tag = ?1")?
+        .query_row(params![tag.as_str()], |r| r.get(0))?;
+    Ok(Offset::new(from_i64(max.unwrap_or(0), "ordering")?))
 }
 
 pub(crate) fn replay(
@@ -132,13 +146,14 @@ pub(crate) fn replay(
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let mut rows = stmt.query(params![
         pid.as_str(),
-        clamp(from.value()),
-        clamp(to.value()),
+        clamp_to_i64(from.value()),
+        clamp_to_i64(to.value()),
         limit
     ])?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(max.min(1024));
+    let mut cache = RowCache::default();
     while let Some(row) = rows.next()? {
-        out.push(event_at(row, 0, pid.clone())?);
+        out.push(event_at(row, 0, pid.clone(), &mut cache)?);
     }
     Ok(out)
 }
@@ -148,7 +163,7 @@ pub(crate) fn highest(conn: &Connection, pid: &PersistenceId) -> Result<Sequence
         .prepare("SELECT highest FROM journal_highest WHERE persistence_id = ?1")?
         .query_row(params![pid.as_str()], |r| r.get(0))
         .optional()?;
-    Ok(SequenceNr::new(from_sql(
+    Ok(SequenceNr::new(from_i64(
         h.unwrap_or(0),
         "highest sequence number",
     )?))
@@ -165,7 +180,7 @@ pub(crate) fn latest_snapshot(
              WHERE persistence_id = ?1 AND sequence_nr <= ?2
              ORDER BY sequence_nr DESC LIMIT 1",
         )?
-        .query_row(params![pid.as_str(), clamp(max.value())], |r| {
+        .query_row(params![pid.as_str(), clamp_to_i64(max.value())], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
@@ -181,10 +196,10 @@ pub(crate) fn latest_snapshot(
     Ok(Some(Snapshot {
         metadata: SnapshotMetadata {
             persistence_id: pid.clone(),
-            sequence_nr: SequenceNr::new(from_sql(nr, "snapshot sequence number")?),
-            timestamp: time(ms),
+            sequence_nr: SequenceNr::new(from_i64(nr, "snapshot sequence number")?),
+            timestamp: time_from_millis(ms),
         },
-        payload: Payload::new(serializer(ser)?, manifest.as_str(), bytes),
+        payload: Payload::new(serializer_id(ser)?, manifest.as_str(), bytes),
     }))
 }
 
@@ -217,9 +232,9 @@ pub(crate) fn state(
     };
     Ok(Some(DurableStateRecord {
         persistence_id: pid.clone(),
-        revision: Revision::new(from_sql(rev, "revision")?),
-        payload: Payload::new(serializer(ser)?, manifest.as_str(), bytes),
+        revision: Revision::new(from_i64(rev, "revision")?),
+        payload: Payload::new(serializer_id(ser)?, manifest.as_str(), bytes),
         tag,
-        timestamp: time(ms),
+        timestamp: time_from_millis(ms),
     }))
 }

@@ -74,6 +74,17 @@ pub(crate) fn connect(config: &SqliteConfig) -> Result<Connection, SqliteError> 
 /// schema.
 pub(crate) fn connect_writer(config: &SqliteConfig) -> Result<Connection, SqliteError> {
     let conn = connect(config)?;
+    // Negative: a size in KiB rather than in pages.
+    let kib = i64::try_from(config.writer_cache_bytes / 1024).unwrap_or(i64::MAX);
+    let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages = i64::try_from(config.checkpoint_bytes)
+        .unwrap_or(i64::MAX)
+        .checked_div(page)
+        .unwrap_or(1000)
+        .max(1);
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{kib}; PRAGMA wal_autocheckpoint = {pages};"
+    ))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(SqliteError::Corrupt(format!(

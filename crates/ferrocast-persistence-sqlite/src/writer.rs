@@ -9,52 +9,26 @@
 //! load a batch is one request, under heavy load it grows by itself.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use ferrocast_persistence::backend::{
+    CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, take_queued,
+};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::SqliteConfig;
 use crate::error::SqliteError;
-use crate::ops::{Op, Outcome, Statements};
+use crate::ops::Statements;
 use crate::schema::connect_writer;
 
-/// How well group commit works: requests per commit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CommitStats {
-    /// Transactions committed (or attempted).
-    pub commits: u64,
-    /// Write requests they carried.
-    pub requests: u64,
-}
-
-/// Counters the writer thread updates and the store reads.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    commits: AtomicU64,
-    requests: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn snapshot(&self) -> CommitStats {
-        CommitStats {
-            commits: self.commits.load(Ordering::Relaxed),
-            requests: self.requests.load(Ordering::Relaxed),
-        }
-    }
-}
-
 /// One write and where its outcome goes.
-pub(crate) struct Request {
-    pub(crate) op: Op,
-    pub(crate) reply: oneshot::Sender<Result<Outcome, SqliteError>>,
-}
+pub(crate) type Request = WriteRequest<SqliteError>;
 
 /// Starts the writer thread on a new connection. Resolves once the
 /// database is open, its schema exists and the statements are prepared.
 pub(crate) async fn start(
     config: &SqliteConfig,
-    counters: Arc<Counters>,
+    counters: Arc<CommitCounters>,
 ) -> Result<mpsc::Sender<Request>, SqliteError> {
     let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
     let (ready_tx, ready_rx) = oneshot::channel();
@@ -85,7 +59,7 @@ fn serve(
     conn: &Connection,
     mut rx: mpsc::Receiver<Request>,
     max_batch: usize,
-    counters: &Counters,
+    counters: &CommitCounters,
     ready: impl FnOnce(Result<(), SqliteError>),
 ) {
     let mut st = match Statements::prepare(conn) {
@@ -95,23 +69,9 @@ fn serve(
     ready(Ok(()));
     // A plain thread: `blocking_recv` parks it until a request arrives.
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+        let batch = take_queued(first, &mut rx, max_batch);
         let outcomes = commit(&mut st, &batch);
-        counters.commits.fetch_add(1, Ordering::Relaxed);
-        counters
-            .requests
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        for (request, outcome) in batch.into_iter().zip(outcomes) {
-            // The caller may have stopped waiting (a timeout); the write
-            // stands regardless.
-            let _ = request.reply.send(outcome);
-        }
+        answer_all(batch, outcomes, counters);
     }
 }
 
@@ -152,6 +112,7 @@ fn try_commit(
 
 #[cfg(test)]
 mod tests {
+    use ferrocast_persistence::backend::{CommitStats, WriteOp as Op};
     use ferrocast_persistence::{
         Payload, PersistenceId, PersistentRepr, SequenceNr, SerializerId, WriterId,
     };
@@ -191,7 +152,7 @@ mod tests {
             answers.push(answer);
         }
         drop(tx);
-        let counters = Counters::default();
+        let counters = CommitCounters::default();
         serve(&conn, rx, 1024, &counters, |r| r.unwrap());
         let outcomes: Vec<_> = answers
             .into_iter()

@@ -4,14 +4,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::num::NonZeroUsize;
-use std::process::{Command, Stdio};
-
 use common::TempDb;
-use ferrocast_persistence::{
-    Journal, Payload, PersistenceId, PersistentRepr, SequenceNr, SerializerId, WriterId,
+use ferrocast_persistence::tck::scaffold::{
+    check_acknowledged, kill_child_after_acks, run_crash_child,
 };
 use ferrocast_persistence_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
@@ -23,111 +18,32 @@ const MAX_PER_WRITER: u64 = 50_000;
 /// Acknowledgements the parent waits for before the kill.
 const KILL_AFTER: usize = 2_000;
 
-fn event(pid: &PersistenceId, nr: u64) -> PersistentRepr {
-    PersistentRepr {
-        persistence_id: pid.clone(),
-        sequence_nr: SequenceNr::new(nr),
-        payload: Payload::new(SerializerId::new(100), "n", nr.to_be_bytes().to_vec()),
-        tags: Vec::new(),
-        timestamp: std::time::SystemTime::UNIX_EPOCH,
-        writer: WriterId::new("crash-child").unwrap(),
-    }
-}
-
-fn child(path: String) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let mut config = SqliteConfig::new(path);
-        config.synchronous = Synchronous::Normal;
-        let store = std::sync::Arc::new(SqliteStore::open(config).await.unwrap());
-        let mut tasks = Vec::new();
-        for w in 0..WRITERS {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                let pid = PersistenceId::new(&format!("crash-{w}")).unwrap();
-                for nr in 1..=MAX_PER_WRITER {
-                    store.write(vec![event(&pid, nr)]).await.unwrap();
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "ack {w} {nr}");
-                    let _ = out.flush();
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-    });
+fn config(path: &std::path::Path) -> SqliteConfig {
+    let mut config = SqliteConfig::new(path);
+    config.synchronous = Synchronous::Normal;
+    config
 }
 
 #[test]
 fn acknowledged_events_survive_kill_9() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
-        child(path);
-        return;
+        let open = || async move { SqliteStore::open(config(path.as_ref())).await.unwrap() };
+        return run_crash_child(open, WRITERS, MAX_PER_WRITER);
     }
     let db = TempDb::new("crash");
     let path = db.dir.join("crash.db");
-    let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "acknowledged_events_survive_kill_9",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, &path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = proc.stdout.take().unwrap();
-    let mut acked: HashMap<u64, u64> = HashMap::new();
-    let mut seen = 0;
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        let mut parts = line.split_whitespace();
-        if parts.next() != Some("ack") {
-            continue;
-        }
-        let w: u64 = parts.next().unwrap().parse().unwrap();
-        let nr: u64 = parts.next().unwrap().parse().unwrap();
-        let best = acked.entry(w).or_default();
-        *best = (*best).max(nr);
-        seen += 1;
-        if seen == KILL_AFTER {
-            proc.kill().unwrap(); // SIGKILL
-            break;
-        }
-    }
-    let _ = proc.wait();
-    assert_eq!(seen, KILL_AFTER, "the child stopped early");
+    let acked = kill_child_after_acks(
+        "acknowledged_events_survive_kill_9",
+        (CHILD_ENV, path.as_os_str()),
+        KILL_AFTER,
+    )
+    .unwrap();
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut config = SqliteConfig::new(&path);
-        config.synchronous = Synchronous::Normal;
-        let store = SqliteStore::open(config).await.unwrap();
-        for (w, best) in acked {
-            let pid = PersistenceId::new(&format!("crash-{w}")).unwrap();
-            let events = store
-                .replay(&pid, SequenceNr::ZERO, SequenceNr::MAX, NonZeroUsize::MAX)
-                .await
-                .unwrap();
-            let nrs: Vec<u64> = events.iter().map(|e| e.sequence_nr.value()).collect();
-            let expected: Vec<u64> = (1..=nrs.len() as u64).collect();
-            assert_eq!(nrs, expected, "gap-free, in order, no duplicates");
-            assert!(
-                nrs.len() as u64 >= best,
-                "acked {best} of crash-{w}, found {}",
-                nrs.len()
-            );
-            let highest = store.highest_sequence_nr(&pid).await.unwrap();
-            assert_eq!(highest.value(), nrs.len() as u64);
-        }
+        let store = SqliteStore::open(config(&path)).await.unwrap();
+        check_acknowledged(&store, &acked).await.unwrap();
     });
 }

@@ -57,3 +57,16 @@ async fn sqlite_events_by_tag_conforms() -> Result<(), tck::TckFailure> {
     })
     .await
 }
+
+#[tokio::test(start_paused = true)]
+async fn sqlite_query_streams_conform() -> Result<(), tck::TckFailure> {
+    let db = TempDb::new("tck-queries");
+    let mut n = 0;
+    tck::query_suite(|| {
+        n += 1;
+        let file = format!("q{n}.db");
+        let db = &db;
+        async move { db.open(&file).await }
+    })
+    .await
+}

@@ -18,7 +18,10 @@
 //! - `payload`: [`Payload`] = bytes + [`SerializerId`] + [`Manifest`].
 //! - `repr`: [`PersistentRepr`], one stored event.
 //! - `journal`: the [`Journal`] contract, [`JournalError`].
-//! - `query`: the [`EventsByTag`] query contract, [`Offset`].
+//! - `query`: the [`EventsByTag`] page contract, [`Offset`].
+//! - `read_journal`: [`ReadJournal`], queries as streams (current and
+//!   live, by persistence id and by tag) on every backend,
+//!   [`QuerySettings`], [`QueryError`], [`NotifyingJournal`].
 //! - `snapshot_store`: [`SnapshotStore`], [`Snapshot`], [`NoSnapshots`].
 //! - `durable_state`: [`DurableStateStore`], [`DurableStateRecord`].
 //! - `serializer`: the [`Serializer`] contract and the [`Json`] codec.
@@ -31,12 +34,17 @@
 //! - `event_sourced_actor`: [`EventSourcedActor`], the adapter that runs a
 //!   behavior as a ferrocast-actor `Actor`.
 //! - [`memory`]: the in-memory backend. [`tck`]: the conformance suite.
+//! - [`backend`]: for backend authors, the group-commit front and column
+//!   conversions the SQL backends share.
 //!
 //! # Dependencies
-//! ferrocast-actor (behaviors run as actors), tokio (timeouts on its
-//! pausable clock), thiserror (typed errors), tracing (snapshot failures
+//! ferrocast-actor (behaviors run as actors), ferrocast-stream (queries
+//! are `Source`s), futures-util (queries as plain streams), tokio
+//! (timeouts and refresh intervals on its pausable clock, `watch` for
+//! write signals), thiserror (typed errors), tracing (snapshot failures
 //! are logged, not fatal), serde + serde_json (the [`Json`] codec).
 
+pub mod backend;
 mod behavior;
 mod config;
 mod durable_state;
@@ -47,6 +55,7 @@ mod journal;
 pub mod memory;
 mod payload;
 mod query;
+mod read_journal;
 mod recovery;
 mod repr;
 mod serialization;
@@ -65,6 +74,9 @@ pub use journal::{Journal, JournalError, validate_batch};
 pub use memory::{InMemoryDurableState, InMemoryJournal, InMemorySnapshotStore};
 pub use payload::{Manifest, Payload, SerializerId};
 pub use query::{EventsByTag, Offset, TaggedEvent};
+pub use read_journal::{
+    NotifyingJournal, QueryError, QuerySettings, QueryStream, ReadJournal, WriteNotifier,
+};
 pub use recovery::RecoveryError;
 pub use repr::PersistentRepr;
 pub use serialization::{DecodeError, Serialization, SerializeError, Upcaster, json_upcaster};

@@ -1,5 +1,6 @@
-//! Queries across persistence ids: [`EventsByTag`], resumable by
-//! [`Offset`].
+//! The page contract of queries across persistence ids: [`EventsByTag`],
+//! resumable by [`Offset`]. The streams built on it are in
+//! [`ReadJournal`](crate::ReadJournal).
 
 use std::fmt;
 use std::future::Future;
@@ -52,7 +53,8 @@ pub struct TaggedEvent {
 /// increasing within and across pages; an event is visible to the query
 /// only once every event with a smaller offset is, so a reader that resumes
 /// after the last offset it saw misses nothing; deleted events are not
-/// returned. A live query is this one polled from the last offset.
+/// returned. [`ReadJournal`](crate::ReadJournal) turns these pages into
+/// current and live streams.
 pub trait EventsByTag: Send + Sync + 'static {
     /// Up to `max` events tagged `tag` with offsets above `after`.
     fn events_by_tag(
@@ -61,4 +63,29 @@ pub trait EventsByTag: Send + Sync + 'static {
         after: Offset,
         max: NonZeroUsize,
     ) -> impl Future<Output = Result<Vec<TaggedEvent>, JournalError>> + Send;
+
+    /// The offset of the latest visible event tagged `tag`, or
+    /// [`Offset::ZERO`] if there is none: where a *current* query that
+    /// starts now stops. It may name a deleted event, but is never below a
+    /// visible one.
+    fn latest_offset(&self, tag: &Tag)
+    -> impl Future<Output = Result<Offset, JournalError>> + Send;
+}
+
+impl<J: EventsByTag> EventsByTag for std::sync::Arc<J> {
+    fn events_by_tag(
+        &self,
+        tag: &Tag,
+        after: Offset,
+        max: NonZeroUsize,
+    ) -> impl Future<Output = Result<Vec<TaggedEvent>, JournalError>> + Send {
+        (**self).events_by_tag(tag, after, max)
+    }
+
+    fn latest_offset(
+        &self,
+        tag: &Tag,
+    ) -> impl Future<Output = Result<Offset, JournalError>> + Send {
+        (**self).latest_offset(tag)
+    }
 }

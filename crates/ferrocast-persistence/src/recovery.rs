@@ -147,43 +147,39 @@ where
         .highest_sequence_nr(pid)
         .await
         .map_err(journal_err)?;
-    let mut next = snapshot.unwrap_or(SequenceNr::ZERO).next();
-    'pages: while next <= highest {
-        let page = setup
+    let first = snapshot.unwrap_or(SequenceNr::ZERO).next();
+    let batch = setup.config.replay_batch;
+    let mut page = if first <= highest {
+        setup
             .journal
-            .replay(pid, next, highest, setup.config.replay_batch)
+            .replay(pid, first, highest, batch)
             .await
-            .map_err(journal_err)?;
-        if page.is_empty() {
+            .map_err(journal_err)?
+    } else {
+        Vec::new()
+    };
+    let mut next = first;
+    while next <= highest {
+        let Some(last) = page.last().map(|e| e.sequence_nr) else {
             return Err(RecoveryError::Gap {
                 persistence_id: pid.clone(),
                 expected: next,
                 found: None,
             });
+        };
+        if last >= highest {
+            fold(setup, behavior, state, page, &mut next, highest)?;
+            break;
         }
-        for repr in page {
-            if repr.sequence_nr != next {
-                return Err(RecoveryError::Gap {
-                    persistence_id: pid.clone(),
-                    expected: next,
-                    found: Some(repr.sequence_nr),
-                });
-            }
-            let event =
-                setup
-                    .events
-                    .decode(&repr.payload)
-                    .map_err(|source| RecoveryError::Event {
-                        persistence_id: pid.clone(),
-                        sequence_nr: repr.sequence_nr,
-                        source,
-                    })?;
-            behavior.on_event(state, &event);
-            if repr.sequence_nr >= highest {
-                break 'pages;
-            }
-            next = next.next();
-        }
+        // The next page is read while this one is folded: the journal's
+        // I/O (a blocking thread, a socket) overlaps the decoding.
+        let (read, folded) = futures_util::future::join(
+            setup.journal.replay(pid, last.next(), highest, batch),
+            async { fold(setup, behavior, state, page, &mut next, highest) },
+        )
+        .await;
+        folded?;
+        page = read.map_err(journal_err)?;
     }
     // A snapshot newer than the journal (its events were lost) still counts:
     // numbering must never go back.
@@ -192,4 +188,43 @@ where
         sequence_nr,
         snapshot,
     })
+}
+
+/// Folds one page into `state`, checking that it continues at `next`, up
+/// to `highest`; leaves `next` after the last event folded.
+fn fold<B, J, S>(
+    setup: &EventSourcedSetup<B, J, S>,
+    behavior: &mut B,
+    state: &mut B::State,
+    page: Vec<crate::repr::PersistentRepr>,
+    next: &mut SequenceNr,
+    highest: SequenceNr,
+) -> Result<(), RecoveryError>
+where
+    B: EventSourced,
+{
+    let pid = &setup.persistence_id;
+    for repr in page {
+        if *next > highest {
+            break;
+        }
+        if repr.sequence_nr != *next {
+            return Err(RecoveryError::Gap {
+                persistence_id: pid.clone(),
+                expected: *next,
+                found: Some(repr.sequence_nr),
+            });
+        }
+        let event = setup
+            .events
+            .decode(&repr.payload)
+            .map_err(|source| RecoveryError::Event {
+                persistence_id: pid.clone(),
+                sequence_nr: repr.sequence_nr,
+                source,
+            })?;
+        behavior.on_event(state, &event);
+        *next = next.next();
+    }
+    Ok(())
 }

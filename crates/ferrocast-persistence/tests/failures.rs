@@ -9,8 +9,8 @@ use std::sync::Arc;
 use common::TIMEOUT;
 use common::cart::{Cart, CartCmd, CartError, events};
 use common::faulty_journal::FaultyJournal;
-use common::supervisor::{GetChild, Supervisor};
 use ferrocast_actor::{ActorRef, ActorSystem, ActorSystemConfig, AskError, Directive, Failure};
+use ferrocast_persistence::tck::scaffold::{GetChild, Supervisor};
 use ferrocast_persistence::{
     EventSourcedActor, EventSourcedSetup, Journal, JournalError, PersistFailed, PersistenceId,
     SequenceNr,

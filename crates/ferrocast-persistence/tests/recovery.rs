@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use common::TIMEOUT;
 use common::cart::{Cart, CartCmd, CartState, events, states};
-use common::supervisor::{GetChild, Supervisor};
-use ferrocast_actor::{ActorRef, ActorSystem, ActorSystemConfig, Directive, Failure};
+use ferrocast_actor::{ActorRef, ActorSystem, ActorSystemConfig};
+use ferrocast_persistence::tck::scaffold::{describe_recovery_failure, first_failure};
 use ferrocast_persistence::{
-    DecodeError, EventSourcedActor, EventSourcedConfig, EventSourcedSetup, InMemoryJournal,
-    InMemorySnapshotStore, Journal, PersistenceId, RecoveryError, SequenceNr, SerializerId,
-    SnapshotPolicy, SnapshotStore,
+    EventSourcedActor, EventSourcedConfig, EventSourcedSetup, InMemoryJournal,
+    InMemorySnapshotStore, Journal, PersistenceId, SequenceNr, SerializerId, SnapshotPolicy,
+    SnapshotStore,
 };
-use tokio::sync::mpsc;
 
 fn pid(s: &str) -> PersistenceId {
     PersistenceId::new(s).unwrap()
@@ -149,63 +148,23 @@ async fn retention_can_delete_covered_events() {
     system.terminate().await;
 }
 
-/// Names the typed recovery error a failure carries.
-fn describe(failure: &Failure) -> String {
-    let Failure::Error(e) = failure else {
-        return format!("other: {failure}");
-    };
-    match e.downcast_ref::<RecoveryError>() {
-        Some(RecoveryError::Event {
-            persistence_id,
-            sequence_nr,
-            source,
-        }) => {
-            let kind = match source {
-                DecodeError::UnknownSerializer { serializer, .. } => {
-                    format!("unknown-serializer-{serializer}")
-                }
-                DecodeError::Malformed { .. } => "malformed".to_owned(),
-                other => format!("{other}"),
-            };
-            format!("event {persistence_id} {sequence_nr} {kind}")
-        }
-        Some(RecoveryError::Snapshot {
-            persistence_id,
-            sequence_nr,
-            source: DecodeError::Malformed { .. },
-        }) => format!("snapshot {persistence_id} {sequence_nr} malformed"),
-        Some(other) => format!("recovery: {other}"),
-        None => format!("error: {e}"),
-    }
-}
-
 /// Spawns a cart under a supervisor that stops it on failure; returns the
 /// first failure's description.
 async fn recovery_failure(s: Setup) -> String {
-    let system = ActorSystem::new("check", ActorSystemConfig::default()).unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let sup = system
-        .spawn("sup", move || {
-            Supervisor::new(
-                EventSourcedActor::props(s.clone(), Cart::default),
-                Directive::Stop,
-                tx.clone(),
-                describe,
-            )
-        })
-        .unwrap();
-    let seen = tokio::time::timeout(TIMEOUT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let child = sup.ask(GetChild, TIMEOUT).await.unwrap().unwrap();
-    let stopped = child.ask(CartCmd::Get, TIMEOUT).await;
+    let failed = first_failure(
+        move || EventSourcedActor::props(s.clone(), Cart::default),
+        describe_recovery_failure,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    let stopped = failed.child.ask(CartCmd::Get, TIMEOUT).await;
     assert!(
         stopped.is_err(),
         "a failed recovery handles no command: {stopped:?}"
     );
-    system.terminate().await;
-    seen
+    failed.system.terminate().await;
+    failed.failure
 }
 
 async fn seed(

@@ -21,3 +21,8 @@ async fn in_memory_durable_state_conforms() -> Result<(), tck::TckFailure> {
 async fn in_memory_events_by_tag_conforms() -> Result<(), tck::TckFailure> {
     tck::events_by_tag_suite(|| async { InMemoryJournal::default() }).await
 }
+
+#[tokio::test(start_paused = true)]
+async fn in_memory_query_streams_conform() -> Result<(), tck::TckFailure> {
+    tck::query_suite(|| async { InMemoryJournal::default() }).await
+}

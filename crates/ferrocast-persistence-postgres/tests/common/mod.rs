@@ -7,11 +7,12 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-pub mod supervisor;
-
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use ferrocast_persistence::{
+    Payload, PersistenceId, PersistentRepr, SequenceNr, SerializerId, Tag, WriterId,
+};
 use ferrocast_persistence_postgres::{PostgresConfig, PostgresStore, tokio_postgres};
 
 pub const URL_ENV: &str = "FERROCAST_PG_URL";
@@ -73,5 +74,17 @@ impl TestSchema {
     /// A table of this schema, quoted for SQL.
     pub fn table(&self, name: &str) -> String {
         format!("\"{}\".{name}", self.name)
+    }
+}
+
+/// Event `nr` of `pid`, tagged "orders".
+pub fn event(pid: &PersistenceId, nr: u64) -> PersistentRepr {
+    PersistentRepr {
+        persistence_id: pid.clone(),
+        sequence_nr: SequenceNr::new(nr),
+        payload: Payload::new(SerializerId::new(100), "n", nr.to_be_bytes().to_vec()),
+        tags: vec![Tag::new("orders").unwrap()],
+        timestamp: std::time::SystemTime::UNIX_EPOCH,
+        writer: WriterId::new("w").unwrap(),
     }
 }

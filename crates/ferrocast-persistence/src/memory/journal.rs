@@ -187,4 +187,12 @@ impl EventsByTag for InMemoryJournal {
             })
             .collect())
     }
+
+    async fn latest_offset(&self, tag: &Tag) -> Result<Offset, JournalError> {
+        Ok(super::lock(&self.inner)
+            .tags
+            .get(tag)
+            .and_then(|index| index.last())
+            .map_or(Offset::ZERO, |(offset, _, _)| *offset))
+    }
 }

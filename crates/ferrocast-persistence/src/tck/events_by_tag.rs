@@ -93,6 +93,20 @@ async fn tagged_events_in_offset_order(j: &(impl Journal + EventsByTag)) -> Resu
     let unknown = query(j, &tag("nobody")?, Offset::ZERO, ALL, CHECK).await?;
     ensure(unknown.is_empty(), CHECK, || {
         format!("an unused tag gave {:?}", ids(&unknown))
+    })?;
+    // Where a current query stops: the last offset of the tag.
+    let latest = ok(j.latest_offset(&tag("all")?).await, CHECK, "latest_offset")?;
+    let last = all.last().map(|t| t.offset);
+    ensure(Some(latest) == last, CHECK, || {
+        format!("latest_offset of \"all\" is {latest}, its last event's is {last:?}")
+    })?;
+    let none = ok(
+        j.latest_offset(&tag("nobody")?).await,
+        CHECK,
+        "latest_offset",
+    )?;
+    ensure(none == Offset::ZERO, CHECK, || {
+        format!("latest_offset of an unused tag is {none}")
     })
 }
 

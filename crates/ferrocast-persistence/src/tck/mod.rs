@@ -13,18 +13,28 @@
 //! tck::events_by_tag_suite(|| async { InMemoryJournal::default() }).await?;
 //! tck::snapshot_store_suite(|| async { InMemorySnapshotStore::default() }).await?;
 //! tck::durable_state_suite(|| async { InMemoryDurableState::default() }).await?;
+//! tck::query_suite(|| async { InMemoryJournal::default() }).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! [`event_sourced_suite`] runs many entities on a store and recovers them
+//! after reopening it; [`scaffold`] holds what backends' own tests share
+//! (an entity, a reporting supervisor, the halves of a crash test).
 
 mod durable_state;
+mod event_sourced;
 mod events_by_tag;
 mod fixtures;
 mod journal;
+mod queries;
+pub mod scaffold;
 mod snapshot_store;
 
 pub use durable_state::durable_state_suite;
+pub use event_sourced::event_sourced_suite;
 pub use events_by_tag::events_by_tag_suite;
 pub use journal::journal_suite;
+pub use queries::query_suite;
 pub use snapshot_store::snapshot_store_suite;
 
 /// A backend broke a rule of its contract.

@@ -1,11 +1,11 @@
-//! Shared test fixtures: a shopping-cart entity, a journal with injected
-//! faults, and a supervisor that reports its children's failures.
+//! Shared test fixtures: a shopping-cart entity and a journal with injected
+//! faults. (The supervisor that reports its children's failures is
+//! `ferrocast_persistence::tck::scaffold::Supervisor`.)
 
 #![allow(dead_code, unreachable_pub)]
 
 pub mod cart;
 pub mod faulty_journal;
-pub mod supervisor;
 
 use std::time::Duration;
 

@@ -1,0 +1,296 @@
+//! The group-commit front: writes queued to one writer, and what they
+//! answer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::durable_state::{DurableStateError, DurableStateRecord};
+use crate::ids::{PersistenceId, Revision, SequenceNr};
+use crate::journal::{JournalError, validate_batch};
+use crate::repr::PersistentRepr;
+use crate::snapshot_store::{Snapshot, SnapshotError};
+
+/// A write, as queued to a backend's writer. Not `non_exhaustive`: a new
+/// kind of write is one every backend must handle.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// [`Journal::write`](crate::Journal::write), checked by
+    /// [`check_events`].
+    WriteEvents(Vec<PersistentRepr>),
+    /// [`Journal::delete_up_to`](crate::Journal::delete_up_to).
+    DeleteEvents(PersistenceId, SequenceNr),
+    /// [`SnapshotStore::save`](crate::SnapshotStore::save).
+    SaveSnapshot(Snapshot),
+    /// [`SnapshotStore::delete_up_to`](crate::SnapshotStore::delete_up_to).
+    DeleteSnapshots(PersistenceId, SequenceNr),
+    /// [`DurableStateStore::upsert`](crate::DurableStateStore::upsert).
+    UpsertState(DurableStateRecord),
+    /// [`DurableStateStore::delete`](crate::DurableStateStore::delete).
+    DeleteState(PersistenceId, Revision),
+}
+
+/// What a write did. Conflicts wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Written.
+    Done,
+    /// An event batch did not continue its log, which expects `expected`.
+    SequenceConflict {
+        /// The highest stored sequence number plus one.
+        expected: SequenceNr,
+    },
+    /// A durable-state write did not follow the stored revision.
+    RevisionConflict {
+        /// The revision the write must have had.
+        expected: Revision,
+    },
+}
+
+/// One write and where its outcome (or the backend's error `E`) goes.
+#[derive(Debug)]
+pub struct WriteRequest<E> {
+    /// The write.
+    pub op: WriteOp,
+    /// The writer's answer.
+    pub reply: oneshot::Sender<Result<WriteOutcome, E>>,
+}
+
+/// How well group commit works: requests per commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed (or attempted).
+    pub commits: u64,
+    /// Write requests they carried.
+    pub requests: u64,
+}
+
+/// Counters a writer updates and its store reads.
+#[derive(Debug, Default)]
+pub struct CommitCounters {
+    commits: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl CommitCounters {
+    /// Counts one commit (or attempt) carrying `requests` requests.
+    pub fn record(&self, requests: usize) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(
+            u64::try_from(requests).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The counts so far.
+    pub fn snapshot(&self) -> CommitStats {
+        CommitStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A group commit's batch: `first` and whatever else is already queued,
+/// up to `max` requests. It never waits for more: under light load a
+/// batch is one request, under heavy load it grows by itself while the
+/// previous commit runs.
+pub fn take_queued<E>(
+    first: WriteRequest<E>,
+    rx: &mut mpsc::Receiver<WriteRequest<E>>,
+    max: usize,
+) -> Vec<WriteRequest<E>> {
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Counts the commit of `batch` and answers each request with its outcome
+/// (in order).
+pub fn answer_all<E>(
+    batch: Vec<WriteRequest<E>>,
+    outcomes: Vec<Result<WriteOutcome, E>>,
+    counters: &CommitCounters,
+) {
+    counters.record(batch.len());
+    for (request, outcome) in batch.into_iter().zip(outcomes) {
+        // The caller may have stopped waiting (a timeout); the write
+        // stands regardless.
+        let _ = request.reply.send(outcome);
+    }
+}
+
+/// The store's end of the queue to its writer: turns each contract call
+/// into a [`WriteRequest`] and the [`WriteOutcome`] back into the
+/// contract's result. `E` is the backend's error; `stopped` is the one to
+/// answer when the writer is gone.
+#[derive(Debug)]
+pub struct WriteQueue<E> {
+    tx: mpsc::Sender<WriteRequest<E>>,
+    counters: Arc<CommitCounters>,
+    stopped: E,
+}
+
+impl<E> WriteQueue<E>
+where
+    E: std::error::Error + Clone + Send + Sync + 'static,
+{
+    /// The queue over a writer's channel and counters.
+    pub fn new(
+        tx: mpsc::Sender<WriteRequest<E>>,
+        counters: Arc<CommitCounters>,
+        stopped: E,
+    ) -> Self {
+        WriteQueue {
+            tx,
+            counters,
+            stopped,
+        }
+    }
+
+    /// Commits so far and the requests they carried.
+    pub fn stats(&self) -> CommitStats {
+        self.counters.snapshot()
+    }
+
+    /// Queues `op` (waiting for room) and awaits the writer's answer.
+    pub async fn submit(&self, op: WriteOp) -> Result<WriteOutcome, E> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(WriteRequest { op, reply })
+            .await
+            .map_err(|_| self.stopped.clone())?;
+        answer.await.map_err(|_| self.stopped.clone())?
+    }
+
+    /// [`Journal::write`](crate::Journal::write) of a batch that passed
+    /// [`check_events`].
+    pub async fn write_events(&self, events: Vec<PersistentRepr>) -> Result<(), JournalError> {
+        let Some(first) = events.first() else {
+            return Err(JournalError::EmptyBatch);
+        };
+        let (persistence_id, attempted) = (first.persistence_id.clone(), first.sequence_nr);
+        match self
+            .submit(WriteOp::WriteEvents(events))
+            .await
+            .map_err(JournalError::storage)?
+        {
+            WriteOutcome::Done => Ok(()),
+            WriteOutcome::SequenceConflict { expected } => Err(JournalError::SequenceConflict {
+                persistence_id,
+                attempted,
+                expected,
+            }),
+            WriteOutcome::RevisionConflict { .. } => Err(JournalError::storage(
+                "the writer answered a revision conflict to an event write",
+            )),
+        }
+    }
+
+    /// [`Journal::delete_up_to`](crate::Journal::delete_up_to).
+    pub async fn delete_events(
+        &self,
+        persistence_id: &PersistenceId,
+        to: SequenceNr,
+    ) -> Result<(), JournalError> {
+        self.submit(WriteOp::DeleteEvents(persistence_id.clone(), to))
+            .await
+            .map(drop)
+            .map_err(JournalError::storage)
+    }
+
+    /// [`SnapshotStore::save`](crate::SnapshotStore::save).
+    pub async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), SnapshotError> {
+        self.submit(WriteOp::SaveSnapshot(snapshot))
+            .await
+            .map(drop)
+            .map_err(SnapshotError::storage)
+    }
+
+    /// [`SnapshotStore::delete_up_to`](crate::SnapshotStore::delete_up_to).
+    pub async fn delete_snapshots(
+        &self,
+        persistence_id: &PersistenceId,
+        max: SequenceNr,
+    ) -> Result<(), SnapshotError> {
+        self.submit(WriteOp::DeleteSnapshots(persistence_id.clone(), max))
+            .await
+            .map(drop)
+            .map_err(SnapshotError::storage)
+    }
+
+    /// [`DurableStateStore::upsert`](crate::DurableStateStore::upsert).
+    pub async fn upsert_state(&self, record: DurableStateRecord) -> Result<(), DurableStateError> {
+        let persistence_id = record.persistence_id.clone();
+        let attempted = record.revision;
+        let outcome = self.submit(WriteOp::UpsertState(record)).await;
+        state_result(outcome, persistence_id, attempted)
+    }
+
+    /// [`DurableStateStore::delete`](crate::DurableStateStore::delete).
+    pub async fn delete_state(
+        &self,
+        persistence_id: &PersistenceId,
+        revision: Revision,
+    ) -> Result<(), DurableStateError> {
+        let outcome = self
+            .submit(WriteOp::DeleteState(persistence_id.clone(), revision))
+            .await;
+        state_result(outcome, persistence_id.clone(), revision)
+    }
+}
+
+fn state_result<E: std::error::Error + Send + Sync + 'static>(
+    outcome: Result<WriteOutcome, E>,
+    persistence_id: PersistenceId,
+    attempted: Revision,
+) -> Result<(), DurableStateError> {
+    match outcome.map_err(DurableStateError::storage)? {
+        WriteOutcome::RevisionConflict { expected } => Err(DurableStateError::RevisionConflict {
+            persistence_id,
+            attempted,
+            expected,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The checks before an event batch is queued: its shape
+/// ([`validate_batch`]), sequence numbers within the signed 64-bit range
+/// of SQL integers, and `storable` text (a backend's own limits, such as
+/// PostgreSQL's refusal of NUL; `|_| true` for none).
+pub fn check_events(
+    events: &[PersistentRepr],
+    storable: impl Fn(&str) -> bool,
+) -> Result<(), JournalError> {
+    validate_batch(events)?;
+    let Some(first) = events.first() else {
+        return Err(JournalError::EmptyBatch);
+    };
+    let invalid = |reason| JournalError::InvalidBatch {
+        persistence_id: first.persistence_id.clone(),
+        reason,
+    };
+    let texts_ok = events.iter().all(|e| {
+        storable(e.payload.manifest.as_str())
+            && storable(e.writer.as_str())
+            && storable(e.persistence_id.as_str())
+            && e.tags.iter().all(|t| storable(t.as_str()))
+    });
+    if !texts_ok {
+        return Err(invalid("text the store cannot hold"));
+    }
+    if events
+        .last()
+        .is_some_and(|last| i64::try_from(last.sequence_nr.value()).is_err())
+    {
+        return Err(invalid("sequence number beyond the signed 64-bit range"));
+    }
+    Ok(())
+}
