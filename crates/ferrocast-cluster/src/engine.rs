@@ -395,6 +395,12 @@ impl MembershipEngine {
 
     fn receive_gossip(&mut self, from: UniqueAddress, remote: Gossip, out: &mut Vec<Output>) {
         if self.self_member().is_none() {
+            // Never joined in our own view, yet already removed: the
+            // cluster let this incarnation in and removed it while its
+            // Welcome was lost. It cannot join again with this uid.
+            if remote.tombstones.contains(&self.self_node) && self.stopped.is_none() {
+                self.stop(ShutdownReason::Removed, out);
+            }
             return;
         }
         if self.gossip.tombstones.contains(&from) {

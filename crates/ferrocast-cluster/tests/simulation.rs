@@ -114,7 +114,11 @@ const SHIPPED_SEEDS: u64 = 200;
 
 fn run_shipped(base: &ferrocast_cluster::ClusterSettings, name: &str) {
     let (mut unsafe_runs, mut not_live) = (Vec::new(), Vec::new());
-    for seed in 0..SHIPPED_SEEDS {
+    // `FERROCAST_SIM_SEED` replays one seed here too.
+    let only: Option<u64> = std::env::var("FERROCAST_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    for seed in (0..SHIPPED_SEEDS).filter(|s| only.is_none_or(|o| o == *s)) {
         let strategy = SimConfig::strategy_for_seed(seed, NODES);
         let mut config = SimConfig::new(NODES, strategy.clone());
         let mut settings = base.clone();
@@ -133,13 +137,7 @@ fn run_shipped(base: &ferrocast_cluster::ClusterSettings, name: &str) {
             }
         }
     }
-    // Safety must hold on every seed. Liveness after the heal is the known
-    // weak spot of the engine (a few seeds in a thousand do not converge
-    // within the bound with the simulator's own settings too; see
-    // docs/cluster/algorithm.md): reported, and bounded.
-    for l in &not_live {
-        println!("{name}: {}", l.lines().next().unwrap_or_default());
-    }
+    // Safety and liveness must hold on every seed.
     assert!(
         unsafe_runs.is_empty(),
         "{name}: {} of {SHIPPED_SEEDS} seeds broke safety; first: {}",
@@ -147,9 +145,10 @@ fn run_shipped(base: &ferrocast_cluster::ClusterSettings, name: &str) {
         unsafe_runs[0]
     );
     assert!(
-        not_live.len() <= 2,
-        "{name}: {} of {SHIPPED_SEEDS} seeds did not converge after the heal",
-        not_live.len()
+        not_live.is_empty(),
+        "{name}: {} of {SHIPPED_SEEDS} seeds did not converge after the heal; first: {}",
+        not_live.len(),
+        not_live[0]
     );
 }
 

@@ -125,8 +125,15 @@ impl MembershipEngine {
         else {
             return;
         };
-        if !self.self_status().is_some_and(accepts_joins) || self.gossip.tombstones.contains(&node)
-        {
+        if !self.self_status().is_some_and(accepts_joins) {
+            return;
+        }
+        if self.gossip.tombstones.contains(&node) {
+            // This incarnation was removed before it learned that it had
+            // joined (its Welcome was lost): our tombstone tells it to
+            // stop, so that a restart with a new uid can join.
+            let gossip = self.gossip_msg(&node);
+            Self::send(out, &node.address, gossip);
             return;
         }
         if self.gossip.member(&node).is_some() {
