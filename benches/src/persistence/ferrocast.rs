@@ -246,7 +246,7 @@ pub(crate) fn persist_1000<S: Store>(
 /// `sqlite_replay`: fills one log with `sizes.replay` events (untimed, journal writes of
 /// 1,000), then times the recovery of a new entity on it, from spawn until it answers
 /// its first command. Recovery reads the log through `Journal::replay` in pages of the
-/// default `replay_batch` (1,024), decodes every event and folds it into the state.
+/// default `replay_batch` (8,192), decodes every event and folds it into the state.
 pub(crate) fn replay<S: Store>(
     open: impl Future<Output = Result<Arc<S>>>,
     sizes: Sizes,

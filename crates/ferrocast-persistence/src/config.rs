@@ -64,7 +64,11 @@ impl SnapshotPolicy {
 /// How an event-sourced actor talks to its stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventSourcedConfig {
-    /// Events read per journal call during recovery: bounds memory.
+    /// Events read per journal call during recovery: bounds memory. 8,192
+    /// by default: large enough that the cost per query vanishes (on
+    /// PostgreSQL, recovery then reads as fast as one streamed query),
+    /// small enough to hold (about 2 MB of 100-byte events, two pages at
+    /// a time with the prefetch).
     pub replay_batch: NonZeroUsize,
     /// Longest a journal write may take before the actor fails (and its
     /// supervisor restarts it, which recovers from what was stored).
@@ -78,7 +82,7 @@ pub struct EventSourcedConfig {
 impl Default for EventSourcedConfig {
     fn default() -> Self {
         EventSourcedConfig {
-            replay_batch: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+            replay_batch: NonZeroUsize::new(8192).unwrap_or(NonZeroUsize::MIN),
             write_timeout: Duration::from_secs(10),
             recovery_timeout: Duration::from_secs(30),
             snapshots: SnapshotPolicy::default(),
