@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use ferrocast::remote::{NodeAddress, UniqueAddress};
-use ferrocast_cluster::{
-    ClusterEvent, ClusterSettings, ClusterSubscription, ClusterView, MemberStatus,
-};
+use ferrocast_cluster::{ClusterEvent, ClusterSettings, ClusterSubscription, ClusterView};
 use tokio::time::Instant;
 
 use crate::cluster_node::{self, Member};
@@ -24,15 +22,6 @@ fn settings(seed: &NodeAddress) -> ClusterSettings {
         seed_nodes: vec![seed.clone()],
         ..ClusterSettings::fast_failover()
     }
-}
-
-fn converged_up(v: &ClusterView, n: usize) -> bool {
-    v.gossip.members.len() == n
-        && v.gossip
-            .members
-            .values()
-            .all(|m| m.status == MemberStatus::Up)
-        && v.gossip.convergence(&v.self_node)
 }
 
 async fn wait(
@@ -104,7 +93,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     })
     .await?;
     for m in [&a, &b, &c] {
-        wait(m, "three members Up", |v| converged_up(v, 3)).await?;
+        wait(m, "three members Up", |v| v.all_up(3)).await?;
     }
     let leader = a.cluster.state().leader.context("no leader")?;
     println!("all three Up, leader {}", leader.address);
@@ -113,7 +102,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     let c_node = c.cluster.self_node().clone();
     c.remoting.shutdown();
     until(&mut events, t0, "c removed", |e| removed(e, &c_node)).await?;
-    wait(&a, "b and a converged", |v| converged_up(v, 2)).await?;
+    wait(&a, "b and a converged", |v| v.all_up(2)).await?;
     // c, cut off alone, is a minority: it downs itself and its actor system
     // shuts down rather than serving as a zombie.
     tokio::time::timeout(STEP, c.system.when_terminated())

@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use anyhow::Result;
 use ferrocast_actor::{ActorSystem, ActorSystemConfig};
-use ferrocast_cluster::{Cluster, ClusterEvent, ClusterSettings, MemberStatus};
+use ferrocast_cluster::{Cluster, ClusterEvent, ClusterSettings};
 use ferrocast_remote::{NodeAddress, Registry, RemoteConfig, Remoting};
 
 use super::{SEED_ENV, unix_micros};
@@ -49,12 +49,7 @@ pub(crate) fn run(fast: bool) -> Result<Measured> {
                 let view = watcher
                     .wait_for(|v| {
                         let n = v.gossip.members.len();
-                        n != last
-                            && v.gossip
-                                .members
-                                .values()
-                                .all(|m| m.status == MemberStatus::Up)
-                            && v.gossip.convergence(&v.self_node)
+                        n != last && v.all_up(n)
                     })
                     .await;
                 let Ok(view) = view else { return };

@@ -1,57 +1,25 @@
 //! Cluster daemons on real loopback TCP: several nodes in one process.
 
-use std::time::Duration;
-
-use ferrocast_actor::{ActorSystem, ActorSystemConfig};
-use ferrocast_cluster::{
-    Cluster, ClusterEvent, ClusterSettings, ClusterView, MemberStatus, ShutdownReason,
-};
-use ferrocast_remote::{NodeAddress, Registry, RemoteConfig, RemoteEvent, Remoting};
+use ferrocast_cluster::{ClusterEvent, ClusterView, MemberStatus, ShutdownReason};
+use ferrocast_remote::{NodeAddress, RemoteEvent};
 use ferrocast_testkit::{FishingOutcome, TestProbe};
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
 
-struct Node {
-    system: ActorSystem,
-    remoting: Remoting,
-    cluster: Cluster,
+use common::{Member, WAIT};
+
+type Node = Member;
+
+/// A member that joins through `seeds` (none: forms the cluster).
+async fn start(seeds: &[NodeAddress], port: u16) -> Node {
+    let m = Member::start(seeds, port, |_| {}).await;
+    m.cluster.join_seed_nodes().unwrap();
+    m
 }
 
-impl Node {
-    async fn start(seeds: &[NodeAddress], port: u16) -> Node {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let system = ActorSystem::new("app", ActorSystemConfig::default()).unwrap();
-        let mut registry = Registry::new();
-        Cluster::register(&mut registry).unwrap();
-        let remoting = Remoting::start(&system, registry, RemoteConfig::bind("127.0.0.1", port))
-            .await
-            .unwrap();
-        let mut settings = ClusterSettings::fast_failover();
-        settings.seed_nodes = if seeds.is_empty() {
-            vec![remoting.address().clone()]
-        } else {
-            seeds.to_vec()
-        };
-        let cluster = Cluster::start(&remoting, settings).await.unwrap();
-        cluster.join_seed_nodes().unwrap();
-        Node {
-            system,
-            remoting,
-            cluster,
-        }
-    }
-
-    fn address(&self) -> NodeAddress {
-        self.remoting.address().clone()
-    }
-
-    /// Simulates `kill -9`: the sockets close and nothing is said.
-    fn crash(&self) {
-        self.remoting.shutdown();
-    }
+/// Simulates `kill -9`: the sockets close and nothing is said.
+fn crash(node: &Node) {
+    node.remoting.shutdown();
 }
 
 fn statuses(v: &ClusterView) -> Vec<(u16, MemberStatus)> {
@@ -60,15 +28,6 @@ fn statuses(v: &ClusterView) -> Vec<(u16, MemberStatus)> {
         .values()
         .map(|m| (m.unique_address.address.port, m.status))
         .collect()
-}
-
-fn all_up(v: &ClusterView, n: usize) -> bool {
-    v.gossip.members.len() == n
-        && v.gossip
-            .members
-            .values()
-            .all(|m| m.status == MemberStatus::Up)
-        && v.gossip.convergence(&v.self_node)
 }
 
 async fn wait(node: &Node, what: &str, pred: impl FnMut(&ClusterView) -> bool) -> ClusterView {
@@ -84,13 +43,13 @@ async fn wait(node: &Node, what: &str, pred: impl FnMut(&ClusterView) -> bool) -
 }
 
 async fn three_up() -> Vec<Node> {
-    let a = Node::start(&[], 0).await;
+    let a = start(&[], 0).await;
     let seeds = vec![a.address()];
-    let b = Node::start(&seeds, 0).await;
-    let c = Node::start(&seeds, 0).await;
+    let b = start(&seeds, 0).await;
+    let c = start(&seeds, 0).await;
     let nodes = vec![a, b, c];
     for n in &nodes {
-        wait(n, "all Up", |v| all_up(v, 3)).await;
+        wait(n, "all Up", |v| v.all_up(3)).await;
     }
     nodes
 }
@@ -129,10 +88,10 @@ async fn a_crashed_node_is_downed_removed_and_quarantined() {
             probe
         })
         .collect();
-    nodes[2].crash();
+    crash(&nodes[2]);
     for n in &nodes[..2] {
         let v = wait(n, "victim removed", |v| {
-            v.gossip.members.len() == 2 && all_up(v, 2)
+            v.gossip.members.len() == 2 && v.all_up(2)
         })
         .await;
         assert!(v.gossip.tombstones.contains(&victim));
@@ -194,7 +153,7 @@ async fn a_graceful_leave_goes_through_leaving_and_exiting() {
         ShutdownReason::Removed
     );
     for n in [&nodes[0], &nodes[2]] {
-        wait(n, "leaver removed", |v| all_up(v, 2)).await;
+        wait(n, "leaver removed", |v| v.all_up(2)).await;
     }
     let mut order = Vec::new();
     while let Some(e) = sub.try_next() {
@@ -222,13 +181,13 @@ async fn a_restarted_node_joins_again_with_a_new_uid() {
     let nodes = three_up().await;
     let port = nodes[2].address().port;
     let old = nodes[2].cluster.self_node().clone();
-    nodes[2].crash();
+    crash(&nodes[2]);
     nodes[2].system.terminate().await;
     let seeds = vec![nodes[0].address()];
-    let again = Node::start(&seeds, port).await;
+    let again = start(&seeds, port).await;
     assert_ne!(again.cluster.self_node().uid, old.uid);
     for n in [&nodes[0], &nodes[1], &again] {
-        let v = wait(n, "restarted node Up", |v| all_up(v, 3)).await;
+        let v = wait(n, "restarted node Up", |v| v.all_up(3)).await;
         assert!(!v.gossip.members.contains_key(&old));
         assert!(v.gossip.members.contains_key(again.cluster.self_node()));
     }
@@ -252,7 +211,7 @@ async fn operators_down_a_member_and_bad_input_is_rejected() {
     tokio::time::timeout(WAIT, nodes[2].system.when_terminated())
         .await
         .expect("the downed node's actor system terminates");
-    wait(&nodes[1], "downed node removed", |v| all_up(v, 2)).await;
+    wait(&nodes[1], "downed node removed", |v| v.all_up(2)).await;
     // Garbage sent to the cluster service is counted, not fatal.
     let before = nodes[0].remoting.metrics().dropped_undecodable;
     let raw = nodes[1]
@@ -260,7 +219,7 @@ async fn operators_down_a_member_and_bad_input_is_rejected() {
         .service::<u64>(&nodes[0].address(), ferrocast_cluster::daemon::SERVICE)
         .unwrap();
     raw.tell(7);
-    wait(&nodes[0], "still converged", |v| all_up(v, 2)).await;
+    wait(&nodes[0], "still converged", |v| v.all_up(2)).await;
     let dropped = tokio::time::timeout(WAIT, async {
         loop {
             let m = nodes[0].remoting.metrics();

@@ -2,17 +2,16 @@
 
 use std::time::Duration;
 
-use ferrocast_actor::{ActorSystem, ActorSystemConfig};
+use ferrocast_actor::ActorSystem;
 use ferrocast_cluster::receptionist::{self, ClusterReceptionist};
-use ferrocast_cluster::{
-    Cluster, ClusterSettings, ClusterView, DistributedPubSub, MemberStatus, ReceptionistSettings,
-    Topic,
-};
-use ferrocast_remote::{NodeAddress, Registry, RemoteConfig, Remoting};
+use ferrocast_cluster::{Cluster, DistributedPubSub, ReceptionistSettings, Topic};
+use ferrocast_remote::{NodeAddress, Remoting};
 use ferrocast_testkit::TestProbe;
 use serde::{Deserialize, Serialize};
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+
+use common::{Member, WAIT};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 struct News(u32);
@@ -27,25 +26,15 @@ struct Node {
 
 impl Node {
     async fn start(seeds: &[NodeAddress]) -> Node {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let system = ActorSystem::new("app", ActorSystemConfig::default()).unwrap();
-        let mut registry = Registry::new();
-        Cluster::register(&mut registry).unwrap();
-        receptionist::register(&mut registry).unwrap();
-        registry.register::<News>("test.News").unwrap();
-        let remoting = Remoting::start(&system, registry, RemoteConfig::bind("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let mut settings = ClusterSettings::fast_failover();
-        settings.seed_nodes = if seeds.is_empty() {
-            vec![remoting.address().clone()]
-        } else {
-            seeds.to_vec()
-        };
-        let cluster = Cluster::start(&remoting, settings).await.unwrap();
+        let Member {
+            system,
+            remoting,
+            cluster,
+        } = Member::start(seeds, 0, |r| {
+            receptionist::register(r).unwrap();
+            r.register::<News>("test.News").unwrap();
+        })
+        .await;
         let receptionist = ClusterReceptionist::start(
             &cluster,
             ReceptionistSettings {
@@ -76,15 +65,6 @@ impl Node {
     }
 }
 
-fn all_up(v: &ClusterView, n: usize) -> bool {
-    v.gossip.members.len() == n
-        && v.gossip
-            .members
-            .values()
-            .all(|m| m.status == MemberStatus::Up)
-        && v.gossip.convergence(&v.self_node)
-}
-
 async fn three_up() -> Vec<Node> {
     let a = Node::start(&[]).await;
     let seeds = vec![a.address()];
@@ -92,7 +72,7 @@ async fn three_up() -> Vec<Node> {
     let c = Node::start(&seeds).await;
     let nodes = vec![a, b, c];
     for n in &nodes {
-        tokio::time::timeout(WAIT, n.cluster.wait_for(|v| all_up(v, 3)))
+        tokio::time::timeout(WAIT, n.cluster.wait_for(|v| v.all_up(3)))
             .await
             .expect("three nodes Up")
             .expect("cluster running");

@@ -4,15 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use ferrocast_actor::{
-    Actor, ActorError, ActorRef, ActorSystem, ActorSystemConfig, Context, ReplyTo,
-};
+use ferrocast_actor::{Actor, ActorError, ActorRef, ActorSystem, Context, ReplyTo};
 use ferrocast_cluster::daemon::singleton::ClusterSingleton;
-use ferrocast_cluster::{Cluster, ClusterSettings, ClusterView, MemberStatus, SingletonSettings};
-use ferrocast_remote::{NodeAddress, Registry, RemoteConfig, Remoting};
+use ferrocast_cluster::{Cluster, ClusterSettings, SingletonSettings};
+use ferrocast_remote::{NodeAddress, Remoting};
 use serde::{Deserialize, Serialize};
 
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+
+use common::{Member, WAIT};
 
 #[derive(Debug, Serialize, Deserialize)]
 enum CounterMsg {
@@ -66,22 +66,17 @@ struct Census {
 }
 
 async fn node(seed: Option<NodeAddress>, census: &Census) -> Node {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let system = ActorSystem::new("app", ActorSystemConfig::default()).unwrap();
-    let mut registry = Registry::new();
-    Cluster::register(&mut registry).unwrap();
-    registry.register::<CounterMsg>("test.CounterMsg").unwrap();
-    registry.register::<(u64, u16)>("test.CountAt").unwrap();
-    let remoting = Remoting::start(&system, registry, RemoteConfig::bind("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let mut settings = ClusterSettings::fast_failover();
-    settings.seed_nodes = vec![seed.unwrap_or_else(|| remoting.address().clone())];
-    let singleton = SingletonSettings::for_cluster(&settings);
-    let cluster = Cluster::start(&remoting, settings).await.unwrap();
+    let seeds: Vec<NodeAddress> = seed.into_iter().collect();
+    let Member {
+        system,
+        remoting,
+        cluster,
+    } = Member::start(&seeds, 0, |r| {
+        r.register::<CounterMsg>("test.CounterMsg").unwrap();
+        r.register::<(u64, u16)>("test.CountAt").unwrap();
+    })
+    .await;
+    let singleton = SingletonSettings::for_cluster(&ClusterSettings::fast_failover());
     cluster.join_seed_nodes().unwrap();
     let port = remoting.address().port;
     let census = census.clone();
@@ -101,15 +96,6 @@ async fn node(seed: Option<NodeAddress>, census: &Census) -> Node {
     }
 }
 
-fn all_up(v: &ClusterView, n: usize) -> bool {
-    v.gossip.members.len() == n
-        && v.gossip
-            .members
-            .values()
-            .all(|m| m.status == MemberStatus::Up)
-        && v.gossip.convergence(&v.self_node)
-}
-
 async fn three(census: &Census) -> Vec<Node> {
     let a = node(None, census).await;
     let seed = Some(a.remoting.address().clone());
@@ -117,7 +103,7 @@ async fn three(census: &Census) -> Vec<Node> {
     let c = node(seed, census).await;
     let nodes = vec![a, b, c];
     for n in &nodes {
-        tokio::time::timeout(WAIT, n.cluster.wait_for(|v| all_up(v, 3)))
+        tokio::time::timeout(WAIT, n.cluster.wait_for(|v| v.all_up(3)))
             .await
             .expect("all Up")
             .unwrap();

@@ -9,9 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use ferrocast_actor::{ActorSystem, ActorSystemConfig};
-use ferrocast_cluster::{
-    Cluster, ClusterEvent, ClusterSettings, ClusterView, MemberStatus, ShutdownReason,
-};
+use ferrocast_cluster::{Cluster, ClusterEvent, ClusterSettings, ClusterView, ShutdownReason};
 use ferrocast_management::{ClusterMember, ClusterMembers, Management, Message, router};
 use ferrocast_remote::{NodeAddress, Registry, RemoteConfig, Remoting};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -72,15 +70,6 @@ impl Node {
     }
 }
 
-fn all_up(v: &ClusterView, n: usize) -> bool {
-    v.gossip.members.len() == n
-        && v.gossip
-            .members
-            .values()
-            .all(|m| m.status == MemberStatus::Up)
-        && v.gossip.convergence(&v.self_node)
-}
-
 async fn three_up() -> Vec<Node> {
     let a = Node::start(&[], true).await;
     let seeds = vec![a.address()];
@@ -88,7 +77,7 @@ async fn three_up() -> Vec<Node> {
     let c = Node::start(&seeds, true).await;
     let nodes = vec![a, b, c];
     for n in &nodes {
-        n.wait("all Up", |v| all_up(v, 3)).await;
+        n.wait("all Up", |v| v.all_up(3)).await;
     }
     nodes
 }
@@ -363,7 +352,7 @@ async fn three_members_listed_and_put_leave_makes_one_leave() {
         tokio::time::timeout(WAIT, nodes[2].cluster.when_stopped()).await,
         Ok(ShutdownReason::Removed)
     );
-    nodes[0].wait("leaver removed", |v| all_up(v, 2)).await;
+    nodes[0].wait("leaver removed", |v| v.all_up(2)).await;
     let (_, m): (_, ClusterMembers) = get_json(r.clone(), "/cluster/members").await;
     assert_eq!(m.members.len(), 2);
     let (s, _) = call(
@@ -399,7 +388,7 @@ async fn three_members_listed_and_put_leave_makes_one_leave() {
             .await
             .is_ok()
     );
-    nodes[0].wait("downed removed", |v| all_up(v, 1)).await;
+    nodes[0].wait("downed removed", |v| v.all_up(1)).await;
     let mut downed = false;
     while let Some(e) = events.try_next() {
         downed |= matches!(e, ClusterEvent::MemberDowned(m) if m.unique_address.address == b);

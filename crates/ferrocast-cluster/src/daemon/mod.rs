@@ -132,6 +132,18 @@ impl ClusterView {
             .collect()
     }
 
+    /// True if the view has exactly `n` members, all Up, and has
+    /// converged (every member has seen it): a formed, settled cluster.
+    pub fn all_up(&self, n: usize) -> bool {
+        self.gossip.members.len() == n
+            && self
+                .gossip
+                .members
+                .values()
+                .all(|m| m.status == MemberStatus::Up)
+            && self.gossip.convergence(&self.self_node)
+    }
+
     /// True while this member serves: Up or WeaklyUp, not stopped.
     pub fn is_ready(&self) -> bool {
         self.stopped.is_none()
