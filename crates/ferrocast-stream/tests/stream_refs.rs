@@ -56,7 +56,8 @@ async fn a_slow_consumer_bounds_what_is_in_flight() {
             let ahead = produced_seen.load(Ordering::SeqCst) - x;
             m.fetch_max(ahead, Ordering::SeqCst);
             async move {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                // A slow consumer: 10 ms of simulated time per element.
+                ferrocast_testkit::time::advance(Duration::from_millis(10)).await;
                 x
             }
         })

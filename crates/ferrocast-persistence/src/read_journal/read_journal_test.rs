@@ -61,7 +61,7 @@ async fn a_caught_up_live_query_polls_every_refresh_interval() {
     let mut live = q.events_by_tag_stream(&tag(), Offset::ZERO);
     let start = Instant::now();
     let (got, ()) = crate::tck::join(live.next(), async {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        ferrocast_testkit::time::advance(Duration::from_secs(1)).await;
         write(&*j, 1, 1).await;
     })
     .await;
@@ -82,7 +82,7 @@ async fn a_write_of_this_process_wakes_a_live_query_at_once() {
     let mut live = q.events_by_persistence_id_stream(&pid(), SequenceNr::FIRST, SequenceNr::MAX);
     let start = Instant::now();
     let (got, ()) = crate::tck::join(live.next(), async {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        ferrocast_testkit::time::advance(Duration::from_secs(1)).await;
         write(&*j, 1, 1).await;
     })
     .await;
@@ -99,7 +99,7 @@ async fn a_live_query_goes_on_polling_when_every_notifier_is_gone() {
     let mut live = q.events_by_tag_stream(&tag(), Offset::ZERO);
     let start = Instant::now();
     let (got, ()) = crate::tck::join(live.next(), async {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        ferrocast_testkit::time::advance(Duration::from_secs(1)).await;
         write(&*j, 1, 1).await;
     })
     .await;
