@@ -4,8 +4,11 @@
 //!
 //! Standard output gets one line per cluster event, in order, as this
 //! member sees them (`EVENT MemberUp ferrocast://demo@127.0.0.1:2551
-//! uid=...`), `READY <self node>` once this member is Up (or WeaklyUp), and
-//! `STOPPED <reason>` at the end. Logs go to standard error (`RUST_LOG`).
+//! uid=...`), `READY <self node>` once this member is Up (or WeaklyUp),
+//! `CONVERGED <n>` whenever its view settles on n members, all Up and seen
+//! by all (a settled view changes no event, so this is the line to wait
+//! for), and `STOPPED <reason>` at the end. Logs go to standard error
+//! (`RUST_LOG`).
 
 use std::time::Duration;
 
@@ -55,6 +58,34 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<()> {
                 if up && !ready {
                     ready = true;
                     println!("READY {}", me.address);
+                }
+            }
+        }
+    });
+    // Settled views: printed on the way into each one.
+    tokio::spawn({
+        let cluster = cluster.clone();
+        async move {
+            let mut last: Option<usize> = None;
+            loop {
+                let mut settled = None;
+                let changed = cluster
+                    .wait_for(|v| {
+                        let n = v.gossip.members.len();
+                        let now = v.all_up(n).then_some(n);
+                        if now == last {
+                            return false;
+                        }
+                        settled = now;
+                        true
+                    })
+                    .await;
+                if changed.is_err() {
+                    return;
+                }
+                last = settled;
+                if let Some(n) = settled {
+                    println!("CONVERGED {n}");
                 }
             }
         }

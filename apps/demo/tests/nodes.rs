@@ -2,26 +2,27 @@
 //! cluster, survive `kill -9`, take a restarted member back, and leave
 //! gracefully through the management endpoint or on SIGTERM.
 //!
-//! These tests poll `GET /cluster/members` with short sleeps in between:
-//! the members are other processes, with no channel to wait on. Every wait
-//! is bounded. Children are killed when a test ends, pass or fail (and
-//! their output is printed on failure).
+//! The members are other processes: the tests read `GET /cluster/members`
+//! again whenever a member prints a line (an event, or `CONVERGED n` when
+//! its view settles), never on a timer. Every wait is bounded. Children are
+//! killed when a test ends, pass or fail (and their output is printed on
+//! failure).
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrocast-demo");
 /// Bound of one convergence (fast failover removes a crashed member in
 /// about 3 s; the slack is for a loaded machine).
 const CONVERGE: Duration = Duration::from_secs(45);
-const POLL: Duration = Duration::from_millis(200);
 
 /// One cluster test at a time: several clusters of processes on two
 /// cores would starve heartbeats into false "unreachable"s.
@@ -43,7 +44,10 @@ struct Proc {
     child: Child,
     remote: u16,
     http: u16,
-    out: PathBuf,
+    /// Standard output so far, filled line by line.
+    out: Arc<std::sync::Mutex<String>>,
+    /// Notified on every line any member of the test prints.
+    printed: Arc<Notify>,
     err: PathBuf,
 }
 
@@ -53,7 +57,7 @@ impl Proc {
     }
 
     fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.out).unwrap_or_default()
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// `kill -9`.
@@ -90,6 +94,7 @@ struct Nodes {
     seeds: String,
     ports: Vec<(u16, u16)>,
     starts: usize,
+    printed: Arc<Notify>,
 }
 
 impl Drop for Nodes {
@@ -126,6 +131,7 @@ impl Nodes {
             seeds,
             ports,
             starts: 0,
+            printed: Arc::new(Notify::new()),
         };
         for i in 0..n {
             let p = nodes.spawn(i);
@@ -140,9 +146,8 @@ impl Nodes {
         self.starts += 1;
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         let base = format!("{}-{}-{}-{}", self.name, std::process::id(), i, self.starts);
-        let out = dir.join(format!("{base}.out"));
         let err = dir.join(format!("{base}.err"));
-        let child = Command::new(BIN)
+        let mut child = Command::new(BIN)
             .args(["node", "--system", "demo", "--fast"])
             .args(["--bind", &format!("127.0.0.1:{remote}")])
             .args(["--seed", &self.seeds])
@@ -152,16 +157,32 @@ impl Nodes {
                 "info,ferrocast_cluster=debug,ferrocast_remote=warn",
             )
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&err).expect("stderr file"))
             .kill_on_drop(true)
             .spawn()
             .expect("spawn ferrocast-demo node");
+        let out = Arc::new(std::sync::Mutex::new(String::new()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        tokio::spawn({
+            let (out, printed) = (out.clone(), self.printed.clone());
+            async move {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
+                    o.push_str(&line);
+                    o.push('\n');
+                    drop(o);
+                    printed.notify_waiters();
+                }
+            }
+        });
         Proc {
             child,
             remote,
             http,
             out,
+            printed: self.printed.clone(),
             err,
         }
     }
@@ -224,7 +245,12 @@ fn converged(m: &Value, n: usize) -> bool {
 async fn wait_converged(procs: &[&Proc], n: usize, what: &str) -> Value {
     let deadline = Instant::now() + CONVERGE;
     let mut last = Vec::new();
+    let printed = procs[0].printed.clone();
     loop {
+        // Registered before reading, so a line printed meanwhile counts.
+        let next_line = printed.notified();
+        tokio::pin!(next_line);
+        next_line.as_mut().enable();
         last.clear();
         for p in procs {
             last.push(members(p).await);
@@ -236,12 +262,11 @@ async fn wait_converged(procs: &[&Proc], n: usize, what: &str) -> Value {
         if ok && leaders.windows(2).all(|w| w[0] == w[1]) {
             return last[0].clone().expect("checked");
         }
-        if Instant::now() > deadline {
+        if tokio::time::timeout_at(deadline, next_line).await.is_err() {
             panic!(
                 "{what}: not converged to {n} members within {CONVERGE:?}; last answers: {last:#?}"
             );
         }
-        tokio::time::sleep(POLL).await;
     }
 }
 
