@@ -638,24 +638,12 @@ impl Daemon {
 
     fn on_event(&mut self, e: &ClusterEvent) {
         match e {
-            ClusterEvent::MemberRemoved {
-                member,
-                previous_status,
-            } if member.unique_address != *self.engine.self_node() => {
+            ClusterEvent::MemberRemoved { member, .. }
+                if member.unique_address != *self.engine.self_node() =>
+            {
+                // (The leader's engine sends the removed node one last
+                // gossip with its tombstone, so a leaver stops at once.)
                 let a = member.unique_address.clone();
-                if *previous_status == MemberStatus::Exiting {
-                    // A leaver learns of its removal from our tombstone and
-                    // shuts down at once, rather than waiting to hear of it
-                    // (or, hearing nothing, to down itself).
-                    self.send(
-                        a.address.clone(),
-                        ClusterMessage::Gossip {
-                            from: self.engine.self_node().clone(),
-                            to: a.clone(),
-                            gossip: self.engine.gossip().clone(),
-                        },
-                    );
-                }
                 // Removed incarnations are quarantined, as in Akka: nothing
                 // of theirs reaches this node again even if the process
                 // lives on. Not at once: until then it can still hear

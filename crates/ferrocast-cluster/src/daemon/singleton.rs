@@ -32,6 +32,7 @@ use tokio::time::Instant;
 
 use super::codec::SingletonEnvelope;
 use super::{Cluster, ClusterView};
+use crate::member::MemberStatus;
 use crate::singleton::{SingletonInput, SingletonManager, SingletonOutput, SingletonSettings};
 
 /// The well-known service of every node's singleton managers.
@@ -119,7 +120,7 @@ impl ClusterSingleton {
         role: Option<&str>,
     ) -> Result<ActorRef<M>, SingletonError> {
         let remoting = cluster.remoting();
-        if remoting.service::<M>(remoting.address(), "-").is_err() {
+        if remoting.manifest_of::<M>().is_none() {
             return Err(SingletonError::NotRegistered(std::any::type_name::<M>()));
         }
         let props = {
@@ -364,10 +365,17 @@ struct Proxy<M: Send + 'static> {
 }
 
 impl<M: Send + 'static> Proxy<M> {
+    /// Where the instance runs: the oldest *Up* member of the role, as the
+    /// managers decide (a Leaving oldest has already handed over).
     fn oldest(&self) -> Option<NodeAddress> {
-        self.cluster
-            .view()
-            .oldest(self.role.as_deref())
+        let view = self.cluster.view();
+        view.gossip
+            .members
+            .values()
+            .filter(|m| {
+                m.status == MemberStatus::Up && self.role.as_deref().is_none_or(|r| m.has_role(r))
+            })
+            .min_by_key(|m| (m.up_number, &m.unique_address))
             .map(|m| m.unique_address.address.clone())
     }
 
