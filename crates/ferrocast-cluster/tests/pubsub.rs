@@ -1,10 +1,8 @@
 //! Distributed pub-sub on real loopback TCP: three nodes in one process.
 
-use std::time::Duration;
-
 use ferrocast_actor::ActorSystem;
-use ferrocast_cluster::receptionist::{self, ClusterReceptionist};
-use ferrocast_cluster::{Cluster, DistributedPubSub, ReceptionistSettings, Topic};
+use ferrocast_cluster::receptionist::ClusterReceptionist;
+use ferrocast_cluster::{Cluster, DistributedPubSub, Topic};
 use ferrocast_remote::{NodeAddress, Remoting};
 use ferrocast_testkit::TestProbe;
 use serde::{Deserialize, Serialize};
@@ -26,25 +24,17 @@ struct Node {
 
 impl Node {
     async fn start(seeds: &[NodeAddress]) -> Node {
-        let Member {
-            system,
-            remoting,
-            cluster,
-        } = Member::start(seeds, 0, |r| {
-            receptionist::register(r).unwrap();
+        let (
+            Member {
+                system,
+                remoting,
+                cluster,
+            },
+            receptionist,
+        ) = common::with_receptionist(seeds, |r| {
             r.register::<News>("test.News").unwrap();
         })
         .await;
-        let receptionist = ClusterReceptionist::start(
-            &cluster,
-            ReceptionistSettings {
-                gossip_interval: Duration::from_millis(200),
-                ..ReceptionistSettings::default()
-            },
-        )
-        .await
-        .unwrap();
-        cluster.join_seed_nodes().unwrap();
         Node {
             system,
             remoting,

@@ -1,11 +1,9 @@
 //! The cluster receptionist on real loopback TCP: three nodes in one
 //! process.
 
-use std::time::Duration;
-
 use ferrocast_actor::{Actor, ActorError, ActorRef, ActorSystem, Context, Listing, ServiceKey};
+use ferrocast_cluster::Cluster;
 use ferrocast_cluster::receptionist::{self, ClusterReceptionist, ReceptionistMessage};
-use ferrocast_cluster::{Cluster, ReceptionistSettings};
 use ferrocast_remote::{NodeAddress, Remoting};
 use ferrocast_testkit::{FishingOutcome, TestProbe};
 use serde::{Deserialize, Serialize};
@@ -26,25 +24,17 @@ struct Node {
 
 impl Node {
     async fn start(seeds: &[NodeAddress]) -> Node {
-        let Member {
-            system,
-            remoting,
-            cluster,
-        } = Member::start(seeds, 0, |r| {
-            receptionist::register(r).unwrap();
+        let (
+            Member {
+                system,
+                remoting,
+                cluster,
+            },
+            receptionist,
+        ) = common::with_receptionist(seeds, |r| {
             r.register::<Echo>("test.Echo").unwrap();
         })
         .await;
-        let receptionist = ClusterReceptionist::start(
-            &cluster,
-            ReceptionistSettings {
-                gossip_interval: Duration::from_millis(200),
-                ..ReceptionistSettings::default()
-            },
-        )
-        .await
-        .unwrap();
-        cluster.join_seed_nodes().unwrap();
         Node {
             system,
             remoting,

@@ -135,6 +135,33 @@ fn oldest_port(n: &Node) -> u16 {
         .port
 }
 
+/// Checks that the oldest runs the instance (asked from another node),
+/// then takes that node out of `nodes`: its port and the node.
+async fn take_oldest(nodes: &mut Vec<Node>) -> (u16, Node) {
+    let oldest = oldest_port(&nodes[0]);
+    let i = nodes
+        .iter()
+        .position(|n| n.remoting.address().port == oldest)
+        .unwrap();
+    assert_eq!(get(&nodes[(i + 1) % nodes.len()].proxy).await.1, oldest);
+    (oldest, nodes.remove(i))
+}
+
+/// Asks through `node`'s proxy until the instance answers from a node
+/// other than `from`; that node's port.
+async fn moved_from(node: &Node, from: u16) -> u16 {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, at) = get(&node.proxy).await;
+            if at != from {
+                return at;
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_instance_on_the_oldest_reached_from_every_node() {
     let census = Census::default();
@@ -168,25 +195,10 @@ async fn one_instance_on_the_oldest_reached_from_every_node() {
 async fn a_leaving_oldest_hands_over() {
     let census = Census::default();
     let mut nodes = three(&census).await;
-    let oldest = oldest_port(&nodes[0]);
-    let i = nodes
-        .iter()
-        .position(|n| n.remoting.address().port == oldest)
-        .unwrap();
-    assert_eq!(get(&nodes[(i + 1) % 3].proxy).await.1, oldest);
-    let leaver = nodes.remove(i);
+    let (oldest, leaver) = take_oldest(&mut nodes).await;
     leaver.system.terminate().await;
     // The next oldest runs it now; never two at once.
-    let next = tokio::time::timeout(WAIT, async {
-        loop {
-            let (_, at) = get(&nodes[0].proxy).await;
-            if at != oldest {
-                return at;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let next = moved_from(&nodes[0], oldest).await;
     assert_eq!(next, oldest_port(&nodes[0]));
     assert_eq!(get(&nodes[1].proxy).await.1, next);
     assert_eq!(census.running.load(Ordering::SeqCst), 1);
@@ -200,29 +212,14 @@ async fn a_leaving_oldest_hands_over() {
 async fn a_crashed_oldest_is_taken_over_after_removal() {
     let census = Census::default();
     let mut nodes = three(&census).await;
-    let oldest = oldest_port(&nodes[0]);
-    let i = nodes
-        .iter()
-        .position(|n| n.remoting.address().port == oldest)
-        .unwrap();
-    assert_eq!(get(&nodes[(i + 1) % 3].proxy).await.1, oldest);
-    let crashed = nodes.remove(i);
+    let (oldest, crashed) = take_oldest(&mut nodes).await;
     // Cut off: the crashed node downs itself (minority), and its instance
     // stops with its system; the others take over after the margin.
     crashed.remoting.shutdown();
     tokio::time::timeout(WAIT, crashed.system.when_terminated())
         .await
         .expect("the cut-off node shuts down");
-    let next = tokio::time::timeout(WAIT, async {
-        loop {
-            let (_, at) = get(&nodes[0].proxy).await;
-            if at != oldest {
-                return at;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let next = moved_from(&nodes[0], oldest).await;
     assert_eq!(next, oldest_port(&nodes[0]));
     assert_eq!(census.most.load(Ordering::SeqCst), 1);
     for n in nodes {

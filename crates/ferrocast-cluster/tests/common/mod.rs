@@ -66,3 +66,27 @@ impl Member {
             .expect("the cluster runs");
     }
 }
+
+/// A member with a cluster receptionist (gossip every 200 ms), joined:
+/// for the receptionist and pub-sub tests.
+pub(crate) async fn with_receptionist(
+    seeds: &[NodeAddress],
+    register: impl FnOnce(&mut Registry),
+) -> (Member, ferrocast_cluster::ClusterReceptionist) {
+    let member = Member::start(seeds, 0, |r| {
+        ferrocast_cluster::receptionist::register(r).unwrap();
+        register(r);
+    })
+    .await;
+    let receptionist = ferrocast_cluster::ClusterReceptionist::start(
+        &member.cluster,
+        ferrocast_cluster::ReceptionistSettings {
+            gossip_interval: Duration::from_millis(200),
+            ..ferrocast_cluster::ReceptionistSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    member.cluster.join_seed_nodes().unwrap();
+    (member, receptionist)
+}
