@@ -82,7 +82,7 @@ async fn an_unused_source_ref_times_out_and_its_consumer_fails() {
     };
     let source_ref: SourceRef<u64> =
         Source::iter(0..10u64).run_with(Sink::source_ref_with(&system, settings.clone()));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    ferrocast_testkit::time::advance(Duration::from_millis(200)).await;
     let err = source_ref
         .source_with(&system, settings)
         .run_collect()
