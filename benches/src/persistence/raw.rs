@@ -1,13 +1,17 @@
-//! Raw rusqlite: the same rows (`journal` plus `journal_highest`, the columns and
-//! constraints of `ferrocast-persistence-sqlite`'s schema) written and read by hand on one
-//! connection with prepared statements, WAL and the same `synchronous`: the practical limit
-//! of one SQLite file.
+//! Raw rusqlite: the same rows (`journal`, the two levels of its index by persistence id,
+//! `journal_recent` and `journal_by_pid`, and `journal_highest`: the columns and constraints
+//! of `ferrocast-persistence-sqlite`'s schema) written and read by hand on one connection
+//! with prepared statements, WAL and the same `synchronous`: the practical limit of one
+//! SQLite file.
 //!
 //! - One entity: every event is its own transaction (insert the event, upsert the highest
 //!   sequence number, commit), since each must be durable before the next is sent.
 //! - 1,000 entities: with one persist in flight per entity, a hand-written writer commits
 //!   one event of every entity per transaction (1,000 events, one fsync).
-//! - Replay: one `SELECT` over the log's rows in order, every column read into owned values.
+//! - The first index level is moved into the second (one `INSERT .. SELECT`) within the
+//!   transaction that brings it to [`RECENT_INDEX_ROWS`] entries, as the library does.
+//! - Replay: one `SELECT` over the log's rows in order (both index levels merged, each row
+//!   by its ordering), every column read into owned values.
 //!
 //! It skips what the library does on top: the sequence-number check read before a write
 //! (the `UNIQUE` constraint still holds), savepoints per request, the writer thread and its
@@ -33,9 +37,20 @@ CREATE TABLE IF NOT EXISTS journal (
     payload        BLOB    NOT NULL,
     tags           TEXT    NOT NULL,
     timestamp_ms   INTEGER NOT NULL,
-    writer         TEXT    NOT NULL,
-    UNIQUE (persistence_id, sequence_nr)
+    writer         TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal_recent (
+    persistence_id TEXT    NOT NULL,
+    sequence_nr    INTEGER NOT NULL,
+    ordering       INTEGER NOT NULL,
+    PRIMARY KEY (persistence_id, sequence_nr)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal_by_pid (
+    persistence_id TEXT    NOT NULL,
+    sequence_nr    INTEGER NOT NULL,
+    ordering       INTEGER NOT NULL,
+    PRIMARY KEY (persistence_id, sequence_nr)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal_highest (
     persistence_id TEXT    PRIMARY KEY,
     highest        INTEGER NOT NULL
@@ -49,7 +64,69 @@ const INSERT: &str = "INSERT INTO journal
 const SET_HIGHEST: &str = "INSERT INTO journal_highest (persistence_id, highest) VALUES (?1, ?2)
     ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest";
 
+const INSERT_RECENT: &str =
+    "INSERT INTO journal_recent (persistence_id, sequence_nr, ordering) VALUES (?1, ?2, ?3)";
+
+/// Moves the first index level into the second.
+const MOVE_RECENT: &str = "INSERT INTO journal_by_pid (persistence_id, sequence_nr, ordering)
+    SELECT persistence_id, sequence_nr, ordering FROM journal_recent;
+    DELETE FROM journal_recent;";
+
+/// `SqliteConfig::recent_index_rows`' default.
+const RECENT_INDEX_ROWS: u64 = 16_384;
+
 const WRITER: &str = "bench";
+
+/// The prepared statements of a write and the first index level's size.
+struct Writes<'c> {
+    conn: &'c Connection,
+    insert: rusqlite::Statement<'c>,
+    insert_recent: rusqlite::Statement<'c>,
+    set_highest: rusqlite::Statement<'c>,
+    recent: u64,
+}
+
+impl<'c> Writes<'c> {
+    fn prepare(conn: &'c Connection) -> Result<Self> {
+        Ok(Writes {
+            conn,
+            insert: conn.prepare(INSERT)?,
+            insert_recent: conn.prepare(INSERT_RECENT)?,
+            set_highest: conn.prepare(SET_HIGHEST)?,
+            recent: 0,
+        })
+    }
+
+    /// Writes event `nr` of `pid` (its index entry and its highest) inside the caller's
+    /// transaction.
+    fn event(&mut self, pid: &str, nr: u64) -> Result<()> {
+        let nr_sql = i64::try_from(nr)?;
+        self.insert.execute(params![
+            pid,
+            nr_sql,
+            SERIALIZER_ID,
+            MANIFEST,
+            &super::payload(nr)[..],
+            "",
+            now_ms(),
+            WRITER,
+        ])?;
+        let ordering = self.conn.last_insert_rowid();
+        self.insert_recent.execute(params![pid, nr_sql, ordering])?;
+        self.set_highest.execute(params![pid, nr_sql])?;
+        self.recent += 1;
+        Ok(())
+    }
+
+    /// Before the caller's commit: moves the first index level if it is full.
+    fn before_commit(&mut self) -> Result<()> {
+        if self.recent >= RECENT_INDEX_ROWS {
+            self.conn.execute_batch(MOVE_RECENT)?;
+            self.recent = 0;
+        }
+        Ok(())
+    }
+}
 
 fn open(db: &Path, sync: Sync) -> Result<Connection> {
     let conn = Connection::open(db)?;
@@ -73,38 +150,16 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Writes event `nr` of `pid` (and its highest) inside the caller's transaction.
-fn write_event(
-    insert: &mut rusqlite::Statement<'_>,
-    set_highest: &mut rusqlite::Statement<'_>,
-    pid: &str,
-    nr: u64,
-) -> Result<()> {
-    let nr_sql = i64::try_from(nr)?;
-    insert.execute(params![
-        pid,
-        nr_sql,
-        SERIALIZER_ID,
-        MANIFEST,
-        &super::payload(nr)[..],
-        "",
-        now_ms(),
-        WRITER,
-    ])?;
-    set_highest.execute(params![pid, nr_sql])?;
-    Ok(())
-}
-
 /// One event per transaction, sequentially.
 pub(crate) fn persist_1(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measured> {
     let conn = open(db, sync)?;
     let mut begin = conn.prepare("BEGIN IMMEDIATE")?;
     let mut commit = conn.prepare("COMMIT")?;
-    let mut insert = conn.prepare(INSERT)?;
-    let mut set_highest = conn.prepare(SET_HIGHEST)?;
+    let mut writes = Writes::prepare(&conn)?;
     let mut one = |nr: u64| -> Result<()> {
         begin.execute([])?;
-        write_event(&mut insert, &mut set_highest, "entity-0", nr)?;
+        writes.event("entity-0", nr)?;
+        writes.before_commit()?;
         commit.execute([])?;
         Ok(())
     };
@@ -130,16 +185,16 @@ pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measur
     let conn = open(db, sync)?;
     let mut begin = conn.prepare("BEGIN IMMEDIATE")?;
     let mut commit = conn.prepare("COMMIT")?;
-    let mut insert = conn.prepare(INSERT)?;
-    let mut set_highest = conn.prepare(SET_HIGHEST)?;
+    let mut writes = Writes::prepare(&conn)?;
     let pids: Vec<String> = (0..ENTITIES).map(|i| format!("entity-{i}")).collect();
     let rounds = (sizes.many / ENTITIES) as u64;
     let started = Instant::now();
     for nr in 1..=rounds {
         begin.execute([])?;
         for pid in &pids {
-            write_event(&mut insert, &mut set_highest, pid, nr)?;
+            writes.event(pid, nr)?;
         }
+        writes.before_commit()?;
         commit.execute([])?;
     }
     let total = started.elapsed();
@@ -161,15 +216,15 @@ pub(crate) fn replay(db: &Path, sizes: Sizes) -> Result<Measured> {
     const PID: &str = "replayed";
     let conn = open(db, Sync::Full)?;
     {
-        let mut insert = conn.prepare(INSERT)?;
-        let mut set_highest = conn.prepare(SET_HIGHEST)?;
+        let mut writes = Writes::prepare(&conn)?;
         let mut nr = 0u64;
         while nr < sizes.replay as u64 {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             for _ in 0..10_000.min(sizes.replay as u64 - nr) {
                 nr += 1;
-                write_event(&mut insert, &mut set_highest, PID, nr)?;
+                writes.event(PID, nr)?;
             }
+            writes.before_commit()?;
             conn.execute_batch("COMMIT")?;
         }
     }
@@ -177,10 +232,15 @@ pub(crate) fn replay(db: &Path, sizes: Sizes) -> Result<Measured> {
     let reader = open(db, Sync::Full)?;
     let started = Instant::now();
     let mut select = reader.prepare(
-        "SELECT sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer
-         FROM journal
-         WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3
-         ORDER BY sequence_nr",
+        "SELECT x.sequence_nr, j.serializer_id, j.manifest, j.payload, j.tags,
+                j.timestamp_ms, j.writer
+         FROM (SELECT ordering, sequence_nr FROM journal_by_pid
+               WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3
+               UNION ALL
+               SELECT ordering, sequence_nr FROM journal_recent
+               WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3) x
+         JOIN journal j ON j.ordering = x.ordering
+         ORDER BY x.sequence_nr",
     )?;
     let mut rows = select.query(params![PID, 1i64, i64::MAX])?;
     let mut expected = 1i64;

@@ -37,9 +37,9 @@ pub struct SqliteConfig {
     /// connection); more wait for a turn.
     pub max_readers: NonZeroUsize,
     /// Page cache of the writer's connection, in bytes (SQLite's default
-    /// is 2 MiB). With many entities a group commit touches a leaf page of
-    /// the `(persistence_id, sequence_nr)` index per entity; pages kept in
-    /// memory need not be read back before they are changed.
+    /// is 2 MiB). Moving the first index level touches a leaf page of the
+    /// second per entity; pages kept in memory need not be read back
+    /// before they are changed.
     pub writer_cache_bytes: usize,
     /// WAL size, in bytes, past which a commit copies the WAL back into
     /// the database (SQLite's `wal_autocheckpoint`; its default is about
@@ -47,6 +47,13 @@ pub struct SqliteConfig {
     /// commits changed it, so a larger WAL saves writes when many
     /// entities touch many pages; readers then search a longer WAL.
     pub checkpoint_bytes: usize,
+    /// Entries of the first level of the index by persistence id (see the
+    /// crate's docs) past which the writer moves them into the second, in
+    /// the group transaction that fills it. Larger: fewer, larger moves
+    /// and fewer pages written per event with many entities; but a group
+    /// commit rewrites more of the first level's pages, and the group that
+    /// moves it takes longer.
+    pub recent_index_rows: NonZeroUsize,
 }
 
 /// A configuration value is out of range.
@@ -71,6 +78,7 @@ impl SqliteConfig {
             max_readers: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             writer_cache_bytes: 64 << 20,
             checkpoint_bytes: 64 << 20,
+            recent_index_rows: NonZeroUsize::new(16_384).unwrap_or(NonZeroUsize::MIN),
         }
     }
 

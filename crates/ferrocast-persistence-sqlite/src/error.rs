@@ -18,6 +18,15 @@ pub enum SqliteError {
     /// A stored row cannot be read back (a corrupt or foreign database).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The database file was written with another schema version
+    /// (`PRAGMA user_version`): this store neither reads nor changes it.
+    #[error("the database has schema version {found}; this store reads version {expected}")]
+    SchemaVersion {
+        /// The file's `user_version`.
+        found: i64,
+        /// The version this store writes.
+        expected: i64,
+    },
     /// A value does not fit SQLite's signed 64-bit integers.
     #[error("{0} is beyond SQLite's integer range")]
     OutOfRange(&'static str),

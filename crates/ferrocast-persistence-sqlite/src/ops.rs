@@ -1,5 +1,25 @@
-//! The write operations, each run inside its own savepoint of a group
-//! transaction, on statements prepared once per writer connection.
+//! The write operations of a group transaction, on statements prepared
+//! once per writer connection.
+//!
+//! # The two-level index by persistence id
+//!
+//! Replay needs the events of one persistence id in sequence order, so the
+//! journal is indexed by `(persistence_id, sequence_nr)`. With one index
+//! and many entities writing at once, every event lands on the leaf page
+//! where its entity's log ends: a group commit of 1,000 entities dirties
+//! about 1,000 pages, and SQLite's WAL writes each dirty page whole (4 KiB
+//! for a 100-byte event). Measured here, that capped a hand-written writer
+//! at about 36,000 events/s, while the same rows without the index went at
+//! 200,000.
+//!
+//! So an event's index entry goes first to `journal_recent`, which stays
+//! small (at most about `SqliteConfig::recent_index_rows` entries): a group
+//! commit dirties its few pages, whatever the number of entities. Once it
+//! is full, the writer moves it into `journal_by_pid` within the same
+//! transaction, in key order: each entity's run of entries then fills its
+//! leaf page in one write. Reads ask both levels at once (`pid_range!`);
+//! SQLite merges the two sorted searches. A key is in exactly one level at
+//! any commit, and each level's primary key refuses a duplicate.
 
 use ferrocast_persistence::backend::{
     WriteOp as Op, WriteOutcome as Outcome, clamp_to_i64, from_i64, millis, to_i64,
@@ -11,6 +31,20 @@ use rusqlite::{Connection, OptionalExtension, Statement, params};
 
 use crate::codec::encode_tags;
 use crate::error::SqliteError;
+
+/// The orderings and sequence numbers of persistence id `?1`'s events
+/// from `?2` to `?3`, from both index levels, each level in sequence order.
+/// (A macro so that other statements can `concat!` it.)
+macro_rules! pid_range {
+    () => {
+        "SELECT ordering, sequence_nr FROM journal_by_pid
+         WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3
+         UNION ALL
+         SELECT ordering, sequence_nr FROM journal_recent
+         WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3"
+    };
+}
+pub(crate) use pid_range;
 
 /// Every statement the writer runs, prepared once: at hundreds of requests
 /// per commit, preparing per request would cost more than the inserts.
@@ -26,6 +60,12 @@ pub(crate) struct Statements<'c> {
     insert_event: Statement<'c>,
     set_highest: Statement<'c>,
     insert_tag: Statement<'c>,
+    insert_recent: Statement<'c>,
+    move_recent: Statement<'c>,
+    clear_recent: Statement<'c>,
+    count_recent: Statement<'c>,
+    delete_by_pid: Statement<'c>,
+    delete_recent: Statement<'c>,
     delete_tags: Statement<'c>,
     delete_events: Statement<'c>,
     save_snapshot: Statement<'c>,
@@ -56,12 +96,32 @@ impl<'c> Statements<'c> {
                  ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest",
             )?,
             insert_tag: conn.prepare("INSERT INTO event_tags (tag, ordering) VALUES (?1, ?2)")?,
-            delete_tags: conn.prepare(
-                "DELETE FROM event_tags WHERE ordering IN
-                 (SELECT ordering FROM journal WHERE persistence_id = ?1 AND sequence_nr <= ?2)",
+            insert_recent: conn.prepare(
+                "INSERT INTO journal_recent (persistence_id, sequence_nr, ordering)
+                 VALUES (?1, ?2, ?3)",
             )?,
-            delete_events: conn.prepare(
-                "DELETE FROM journal WHERE persistence_id = ?1 AND sequence_nr <= ?2",
+            // A scan of a WITHOUT ROWID table runs in key order.
+            move_recent: conn.prepare(
+                "INSERT INTO journal_by_pid (persistence_id, sequence_nr, ordering)
+                 SELECT persistence_id, sequence_nr, ordering FROM journal_recent",
+            )?,
+            clear_recent: conn.prepare("DELETE FROM journal_recent")?,
+            count_recent: conn.prepare("SELECT count(*) FROM journal_recent")?,
+            delete_tags: conn.prepare(concat!(
+                "DELETE FROM event_tags WHERE ordering IN (SELECT ordering FROM (",
+                pid_range!(),
+                "))"
+            ))?,
+            delete_events: conn.prepare(concat!(
+                "DELETE FROM journal WHERE ordering IN (SELECT ordering FROM (",
+                pid_range!(),
+                "))"
+            ))?,
+            delete_by_pid: conn.prepare(
+                "DELETE FROM journal_by_pid WHERE persistence_id = ?1 AND sequence_nr <= ?2",
+            )?,
+            delete_recent: conn.prepare(
+                "DELETE FROM journal_recent WHERE persistence_id = ?1 AND sequence_nr <= ?2",
             )?,
             save_snapshot: conn.prepare(
                 "INSERT OR REPLACE INTO snapshots
@@ -82,16 +142,20 @@ impl<'c> Statements<'c> {
         })
     }
 
-    /// Runs `op` (inside a savepoint: on `Err` or a conflict the caller
-    /// rolls it back).
+    /// Runs `op`. A conflict is decided before anything is written, so an
+    /// outcome other than `Done` leaves the database as it was; an `Err`
+    /// may leave part of the request written, and the caller must roll it
+    /// back.
     pub(crate) fn apply(&mut self, op: &Op) -> Result<Outcome, SqliteError> {
         match op {
             Op::WriteEvents(events) => self.write_events(events),
             Op::DeleteEvents(pid, to) => {
-                self.delete_tags
-                    .execute(params![pid.as_str(), clamp_to_i64(to.value())])?;
-                self.delete_events
-                    .execute(params![pid.as_str(), clamp_to_i64(to.value())])?;
+                let range = params![pid.as_str(), 0_i64, clamp_to_i64(to.value())];
+                self.delete_tags.execute(range)?;
+                self.delete_events.execute(range)?;
+                let upto = params![pid.as_str(), clamp_to_i64(to.value())];
+                self.delete_by_pid.execute(upto)?;
+                self.delete_recent.execute(upto)?;
                 Ok(Outcome::Done)
             }
             Op::SaveSnapshot(s) => {
@@ -138,9 +202,10 @@ impl<'c> Statements<'c> {
             return Ok(Outcome::SequenceConflict { expected });
         }
         for e in events {
+            let nr = to_i64(e.sequence_nr.value(), "sequence number")?;
             self.insert_event.execute(params![
                 pid,
-                to_i64(e.sequence_nr.value(), "sequence number")?,
+                nr,
                 e.payload.serializer.value(),
                 e.payload.manifest.as_str(),
                 e.payload.bytes,
@@ -148,8 +213,9 @@ impl<'c> Statements<'c> {
                 millis(e.timestamp),
                 e.writer.as_str(),
             ])?;
+            let ordering = self.conn.last_insert_rowid();
+            self.insert_recent.execute(params![pid, nr, ordering])?;
             if !e.tags.is_empty() {
-                let ordering = self.conn.last_insert_rowid();
                 for tag in &e.tags {
                     self.insert_tag.execute(params![tag.as_str(), ordering])?;
                 }
@@ -160,6 +226,20 @@ impl<'c> Statements<'c> {
             to_i64(last.sequence_nr.value(), "sequence number")?
         ])?;
         Ok(Outcome::Done)
+    }
+
+    /// Entries in the first index level.
+    pub(crate) fn recent_index_rows(&mut self) -> Result<u64, SqliteError> {
+        let n: i64 = self.count_recent.query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Moves the first index level into the second (inside the caller's
+    /// transaction).
+    pub(crate) fn move_recent_index(&mut self) -> Result<(), SqliteError> {
+        self.move_recent.execute([])?;
+        self.clear_recent.execute([])?;
+        Ok(())
     }
 
     fn state_revision(&mut self, pid: &PersistenceId) -> Result<Revision, SqliteError> {

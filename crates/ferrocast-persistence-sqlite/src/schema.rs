@@ -9,10 +9,17 @@ use rusqlite::Connection;
 use crate::config::{SqliteConfig, Synchronous};
 use crate::error::SqliteError;
 
+/// `PRAGMA user_version` of a database with this schema. Version 1 (the
+/// journal's own `UNIQUE (persistence_id, sequence_nr)` index, before the
+/// two-level index) was never released; such a file is refused.
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
     -- The offset of queries by tag: assigned by the single writer in
     -- commit order, never reused (AUTOINCREMENT), even after deletion.
+    -- The table is appended to in that order; finding a persistence id's
+    -- events goes through the two index tables below.
     ordering       INTEGER PRIMARY KEY AUTOINCREMENT,
     persistence_id TEXT    NOT NULL,
     sequence_nr    INTEGER NOT NULL,
@@ -23,9 +30,25 @@ CREATE TABLE IF NOT EXISTS journal (
     -- needs no join; `event_tags` indexes them for queries.
     tags           TEXT    NOT NULL,
     timestamp_ms   INTEGER NOT NULL,
-    writer         TEXT    NOT NULL,
-    UNIQUE (persistence_id, sequence_nr)
+    writer         TEXT    NOT NULL
 );
+-- The index by persistence id, in two levels (see `ops.rs`): every
+-- write goes to the small `journal_recent`, whose few pages stay hot;
+-- the writer moves it into `journal_by_pid` in one sorted pass once it
+-- holds `SqliteConfig::recent_index_rows` entries. A key lives in exactly
+-- one of the two; both primary keys refuse a duplicate event.
+CREATE TABLE IF NOT EXISTS journal_recent (
+    persistence_id TEXT    NOT NULL,
+    sequence_nr    INTEGER NOT NULL,
+    ordering       INTEGER NOT NULL,
+    PRIMARY KEY (persistence_id, sequence_nr)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal_by_pid (
+    persistence_id TEXT    NOT NULL,
+    sequence_nr    INTEGER NOT NULL,
+    ordering       INTEGER NOT NULL,
+    PRIMARY KEY (persistence_id, sequence_nr)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_tags (
     tag      TEXT    NOT NULL,
     ordering INTEGER NOT NULL,
@@ -91,6 +114,81 @@ pub(crate) fn connect_writer(config: &SqliteConfig) -> Result<Connection, Sqlite
             "cannot switch to WAL (journal_mode is {mode})"
         )));
     }
-    conn.execute_batch(SCHEMA)?;
+    // One transaction, so a second process opening the same new file
+    // sees either nothing or the whole stamped schema.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let created = check_version(&conn).and_then(|()| {
+        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        Ok(())
+    });
+    match created {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
     Ok(conn)
+}
+
+/// Refuses a database written with another schema: a newer one, or the
+/// unreleased version 1 (a `journal` table but no version stamp).
+fn check_version(conn: &Connection) -> Result<(), SqliteError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let has_journal: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'journal')",
+        [],
+        |r| r.get(0),
+    )?;
+    if version == SCHEMA_VERSION || (version == 0 && !has_journal) {
+        return Ok(());
+    }
+    Err(SqliteError::SchemaVersion {
+        found: version,
+        expected: SCHEMA_VERSION,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_of_another_schema_version_is_refused_untouched() {
+        let dir = std::env::temp_dir().join(format!("ferrocast-schema-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = SqliteConfig::new(dir.join("s.db"));
+        // New file: created and stamped; opening it again is fine.
+        drop(connect_writer(&config).unwrap());
+        let conn = connect_writer(&config).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        // Version 1 had the journal but no stamp.
+        conn.execute_batch("PRAGMA user_version = 0").unwrap();
+        drop(conn);
+        let err = connect_writer(&config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SqliteError::SchemaVersion {
+                    found: 0,
+                    expected: SCHEMA_VERSION
+                }
+            ),
+            "{err}"
+        );
+        let conn = connect(&config).unwrap();
+        conn.execute_batch("PRAGMA user_version = 7").unwrap();
+        drop(conn);
+        let err = connect_writer(&config).unwrap_err();
+        assert!(
+            matches!(err, SqliteError::SchemaVersion { found: 7, .. }),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -2,16 +2,23 @@
 //!
 //! Write requests from every entity queue on a channel. The thread takes
 //! the first, then whatever else is already queued (up to `max_batch`), and
-//! runs them all in one `BEGIN IMMEDIATE` transaction, each in a savepoint
-//! of its own so that one request's conflict or error rolls back only that
-//! request. One commit (one fsync under `synchronous = FULL`) then
-//! acknowledges the whole group. Nothing waits to fill a batch: under light
-//! load a batch is one request, under heavy load it grows by itself.
+//! runs them all in one `BEGIN IMMEDIATE` transaction. One commit (one
+//! fsync under `synchronous = FULL`) then acknowledges the whole group.
+//! Nothing waits to fill a batch: under light load a batch is one request,
+//! under heavy load it grows by itself.
+//!
+//! A conflict (a second writer of a persistence id, a stale revision) is
+//! decided before its request writes anything, so the group runs without
+//! savepoints: a savepoint per request would copy every page the request
+//! touches into a statement journal. Only if a request fails part-way
+//! through (an SQL error, a value out of range) is the transaction rolled
+//! back and the group run again with a savepoint per request, so that the
+//! error stays with its own request.
 
 use std::sync::Arc;
 
 use ferrocast_persistence::backend::{
-    CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, take_queued,
+    CommitCounters, WriteOp, WriteOutcome as Outcome, WriteRequest, answer_all, take_queued,
 };
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -43,8 +50,7 @@ pub(crate) async fn start(
                     return;
                 }
             };
-            let max_batch = thread_config.max_batch.get();
-            serve(&conn, rx, max_batch, &counters, |r| {
+            serve(&conn, rx, &thread_config, &counters, |r| {
                 let _ = ready_tx.send(r);
             });
         })
@@ -58,7 +64,7 @@ pub(crate) async fn start(
 fn serve(
     conn: &Connection,
     mut rx: mpsc::Receiver<Request>,
-    max_batch: usize,
+    config: &SqliteConfig,
     counters: &CommitCounters,
     ready: impl FnOnce(Result<(), SqliteError>),
 ) {
@@ -66,48 +72,153 @@ fn serve(
         Ok(st) => st,
         Err(e) => return ready(Err(e)),
     };
+    let mut writer = match Writer::new(&mut st, config) {
+        Ok(w) => w,
+        Err(e) => return ready(Err(e)),
+    };
     ready(Ok(()));
     // A plain thread: `blocking_recv` parks it until a request arrives.
     while let Some(first) = rx.blocking_recv() {
-        let batch = take_queued(first, &mut rx, max_batch);
-        let outcomes = commit(&mut st, &batch);
+        let batch = take_queued(first, &mut rx, config.max_batch.get());
+        let outcomes = writer.commit(&batch);
         answer_all(batch, outcomes, counters);
     }
 }
 
-/// Runs `batch` in one transaction; returns one outcome per request. If the
-/// transaction itself fails, it is rolled back and every request fails with
-/// that error.
-fn commit(st: &mut Statements<'_>, batch: &[Request]) -> Vec<Result<Outcome, SqliteError>> {
-    match try_commit(st, batch) {
-        Ok(outcomes) => outcomes,
-        Err(e) => {
-            // Fails harmlessly if the transaction never began or already ended.
-            let _ = st.rollback.execute([]);
-            tracing::warn!(error = %e, requests = batch.len(), "sqlite group commit failed");
-            batch.iter().map(|_| Err(e.clone())).collect()
+/// The writer's statements and what it knows of the first index level.
+struct Writer<'s, 'c> {
+    st: &'s mut Statements<'c>,
+    /// Entries in `journal_recent` (an upper bound: deletions are not
+    /// subtracted).
+    recent: u64,
+    /// Move the first index level once it holds this many entries.
+    recent_limit: u64,
+}
+
+impl<'s, 'c> Writer<'s, 'c> {
+    fn new(st: &'s mut Statements<'c>, config: &SqliteConfig) -> Result<Self, SqliteError> {
+        let recent = st.recent_index_rows()?;
+        Ok(Writer {
+            st,
+            recent,
+            recent_limit: u64::try_from(config.recent_index_rows.get()).unwrap_or(u64::MAX),
+        })
+    }
+
+    /// Runs `batch` in one transaction; returns one outcome per request. If
+    /// the transaction itself fails, it is rolled back and every request
+    /// fails with that error.
+    fn commit(&mut self, batch: &[Request]) -> Vec<Result<Outcome, SqliteError>> {
+        let result = match self.try_bare(batch) {
+            Ok(None) => self.try_isolated(batch),
+            Ok(Some(outcomes)) => Ok(outcomes),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // Fails harmlessly if the transaction never began or already ended.
+                let _ = self.st.rollback.execute([]);
+                tracing::warn!(error = %e, requests = batch.len(), "sqlite group commit failed");
+                // What the first index level holds is unknown after a failed move.
+                if let Ok(n) = self.st.recent_index_rows() {
+                    self.recent = n;
+                }
+                batch.iter().map(|_| Err(e.clone())).collect()
+            }
         }
+    }
+
+    /// The group with no savepoints. `None` if a request failed part-way:
+    /// the transaction is then rolled back, nothing of the group stays.
+    fn try_bare(
+        &mut self,
+        batch: &[Request],
+    ) -> Result<Option<Vec<Result<Outcome, SqliteError>>>, SqliteError> {
+        self.st.begin.execute([])?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for request in batch {
+            let outcome = self.st.apply(&request.op);
+            if outcome.is_err() {
+                self.st.rollback.execute([])?;
+                return Ok(None);
+            }
+            outcomes.push(outcome);
+        }
+        self.finish(batch, &outcomes)?;
+        Ok(Some(outcomes))
+    }
+
+    /// The group with a savepoint per request, so that an error undoes only
+    /// its own request.
+    fn try_isolated(
+        &mut self,
+        batch: &[Request],
+    ) -> Result<Vec<Result<Outcome, SqliteError>>, SqliteError> {
+        let st = &mut *self.st;
+        st.begin.execute([])?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for request in batch {
+            st.savepoint.execute([])?;
+            let outcome = st.apply(&request.op);
+            if outcome.is_err() {
+                st.rollback_to.execute([])?;
+            }
+            st.release.execute([])?;
+            outcomes.push(outcome);
+        }
+        self.finish(batch, &outcomes)?;
+        Ok(outcomes)
+    }
+
+    /// Moves the first index level if it is full, then commits.
+    fn finish(
+        &mut self,
+        batch: &[Request],
+        outcomes: &[Result<Outcome, SqliteError>],
+    ) -> Result<(), SqliteError> {
+        let recent = self.recent + written_events(batch, outcomes);
+        let moved = recent >= self.recent_limit && self.move_recent_index();
+        self.st.commit.execute([])?;
+        self.recent = if moved { 0 } else { recent };
+        Ok(())
+    }
+
+    /// Moves the first index level into the second, in its own savepoint;
+    /// true if it moved. If that fails, the group still commits and the
+    /// entries stay where they are (reads find them there), to be moved by
+    /// a later group.
+    fn move_recent_index(&mut self) -> bool {
+        let st = &mut *self.st;
+        let moved = st
+            .savepoint
+            .execute([])
+            .map_err(SqliteError::from)
+            .and_then(|_| {
+                let moved = st.move_recent_index();
+                if moved.is_err() {
+                    st.rollback_to.execute([])?;
+                }
+                st.release.execute([])?;
+                moved
+            });
+        if let Err(e) = &moved {
+            tracing::warn!(error = %e, "sqlite: moving the recent index failed; a later group retries");
+        }
+        moved.is_ok()
     }
 }
 
-fn try_commit(
-    st: &mut Statements<'_>,
-    batch: &[Request],
-) -> Result<Vec<Result<Outcome, SqliteError>>, SqliteError> {
-    st.begin.execute([])?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for request in batch {
-        st.savepoint.execute([])?;
-        let outcome = st.apply(&request.op);
-        if !matches!(outcome, Ok(Outcome::Done)) {
-            // A conflict or an error leaves nothing of this request.
-            st.rollback_to.execute([])?;
-        }
-        st.release.execute([])?;
-        outcomes.push(outcome);
-    }
-    st.commit.execute([])?;
-    Ok(outcomes)
+/// Events that `batch` added to the journal, by its outcomes.
+fn written_events(batch: &[Request], outcomes: &[Result<Outcome, SqliteError>]) -> u64 {
+    batch
+        .iter()
+        .zip(outcomes)
+        .map(|(request, outcome)| match (&request.op, outcome) {
+            (WriteOp::WriteEvents(events), Ok(Outcome::Done)) => events.len() as u64,
+            _ => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -130,12 +241,189 @@ mod tests {
         }
     }
 
-    #[test]
-    fn queued_requests_share_one_commit_and_a_conflict_stays_local() {
-        let dir = std::env::temp_dir().join(format!("ferrocast-writer-{}", std::process::id()));
+    /// A fresh database file in a directory of its own.
+    fn temp_config(name: &str) -> (std::path::PathBuf, SqliteConfig) {
+        let dir =
+            std::env::temp_dir().join(format!("ferrocast-writer-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let config = SqliteConfig::new(dir.join("w.db"));
+        (dir, config)
+    }
+
+    fn request(op: Op) -> (Request, oneshot::Receiver<Result<Outcome, SqliteError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Request { op, reply }, answer)
+    }
+
+    fn count(conn: &Connection, table: &str) -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn replay_all(conn: &Connection, pid: &str) -> Vec<u64> {
+        crate::reads::replay(
+            conn,
+            &PersistenceId::new(pid).unwrap(),
+            SequenceNr::ZERO,
+            SequenceNr::MAX,
+            100,
+        )
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence_nr.value())
+        .collect()
+    }
+
+    #[test]
+    fn the_recent_index_moves_when_full_and_reads_see_both_levels() {
+        let (dir, mut config) = temp_config("levels");
+        config.recent_index_rows = std::num::NonZeroUsize::new(4).unwrap();
+        let conn = connect_writer(&config).unwrap();
+        let mut st = Statements::prepare(&conn).unwrap();
+        let mut writer = Writer::new(&mut st, &config).unwrap();
+        let mut group = |ops: Vec<Op>| {
+            let (batch, _answers): (Vec<_>, Vec<_>) = ops.into_iter().map(request).unzip();
+            writer.commit(&batch)
+        };
+        // 3 entries: below the limit, all in the first level.
+        group(vec![
+            Op::WriteEvents(vec![event("a", 1), event("a", 2)]),
+            Op::WriteEvents(vec![event("b", 1)]),
+        ]);
+        assert_eq!(
+            (
+                count(&conn, "journal_recent"),
+                count(&conn, "journal_by_pid")
+            ),
+            (3, 0)
+        );
+        // The 4th and 5th fill it: the group moves all 5 to the second level.
+        group(vec![
+            Op::WriteEvents(vec![event("a", 3)]),
+            Op::WriteEvents(vec![event("b", 2)]),
+        ]);
+        assert_eq!(
+            (
+                count(&conn, "journal_recent"),
+                count(&conn, "journal_by_pid")
+            ),
+            (0, 5)
+        );
+        group(vec![Op::WriteEvents(vec![event("a", 4)])]);
+        assert_eq!(
+            (
+                count(&conn, "journal_recent"),
+                count(&conn, "journal_by_pid")
+            ),
+            (1, 5)
+        );
+        assert_eq!(replay_all(&conn, "a"), [1, 2, 3, 4]);
+        assert_eq!(replay_all(&conn, "b"), [1, 2]);
+        // A second writer is refused whichever level holds the log's end.
+        let outcomes = group(vec![
+            Op::WriteEvents(vec![event("b", 2)]),
+            Op::WriteEvents(vec![event("a", 4)]),
+        ]);
+        assert_eq!(
+            outcomes.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+            [
+                Outcome::SequenceConflict {
+                    expected: SequenceNr::new(3)
+                },
+                Outcome::SequenceConflict {
+                    expected: SequenceNr::new(5)
+                },
+            ]
+        );
+        // Deleting up to 3 reaches into both levels.
+        group(vec![Op::DeleteEvents(
+            PersistenceId::new("a").unwrap(),
+            SequenceNr::new(4),
+        )]);
+        assert_eq!(replay_all(&conn, "a"), Vec::<u64>::new());
+        assert_eq!(count(&conn, "journal"), 2);
+        assert_eq!(
+            (
+                count(&conn, "journal_recent"),
+                count(&conn, "journal_by_pid")
+            ),
+            (0, 2)
+        );
+        drop(writer);
+        drop(st);
+        // A writer opened later counts what the first level holds.
+        group_after_reopen(&config);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Three events in the first level, the limit 4: a new writer must move
+    /// them with the next group.
+    fn group_after_reopen(config: &SqliteConfig) {
+        let conn = connect_writer(config).unwrap();
+        let mut st = Statements::prepare(&conn).unwrap();
+        let mut writer = Writer::new(&mut st, config).unwrap();
+        let (batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![
+            event("c", 1),
+            event("c", 2),
+            event("c", 3),
+        ])]
+        .into_iter()
+        .map(request)
+        .unzip();
+        writer.commit(&batch);
+        assert_eq!(count(&conn, "journal_recent"), 3);
+        drop(writer);
+        drop(st);
+        let conn = connect_writer(config).unwrap();
+        let mut st = Statements::prepare(&conn).unwrap();
+        let mut writer = Writer::new(&mut st, config).unwrap();
+        let (batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![event("c", 4)])]
+            .into_iter()
+            .map(request)
+            .unzip();
+        writer.commit(&batch);
+        assert_eq!(
+            (
+                count(&conn, "journal_recent"),
+                count(&conn, "journal_by_pid")
+            ),
+            (0, 6)
+        );
+        assert_eq!(replay_all(&conn, "c"), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_request_failing_part_way_is_undone_alone() {
+        let (dir, config) = temp_config("partial");
+        let conn = connect_writer(&config).unwrap();
+        let mut st = Statements::prepare(&conn).unwrap();
+        let mut writer = Writer::new(&mut st, &config).unwrap();
+        // The second event's number is beyond SQLite's integers: the first
+        // is inserted before the request fails.
+        let beyond = u64::try_from(i64::MAX).unwrap() + 1;
+        let (batch, _answers): (Vec<_>, Vec<_>) = [
+            Op::WriteEvents(vec![event("a", 1)]),
+            Op::WriteEvents(vec![event("b", 1), event("b", beyond)]),
+            Op::WriteEvents(vec![event("c", 1)]),
+        ]
+        .into_iter()
+        .map(request)
+        .unzip();
+        let outcomes = writer.commit(&batch);
+        assert_eq!(outcomes[0].as_ref().unwrap(), &Outcome::Done);
+        assert!(matches!(outcomes[1], Err(SqliteError::OutOfRange(_))));
+        assert_eq!(outcomes[2].as_ref().unwrap(), &Outcome::Done);
+        assert_eq!(replay_all(&conn, "a"), [1]);
+        assert_eq!(replay_all(&conn, "b"), Vec::<u64>::new());
+        assert_eq!(replay_all(&conn, "c"), [1]);
+        assert_eq!(count(&conn, "journal_recent"), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn queued_requests_share_one_commit_and_a_conflict_stays_local() {
+        let (dir, config) = temp_config("group");
         let conn = connect_writer(&config).unwrap();
         let (tx, rx) = mpsc::channel(16);
         let mut answers = Vec::new();
@@ -153,7 +441,7 @@ mod tests {
         }
         drop(tx);
         let counters = CommitCounters::default();
-        serve(&conn, rx, 1024, &counters, |r| r.unwrap());
+        serve(&conn, rx, &config, &counters, |r| r.unwrap());
         let outcomes: Vec<_> = answers
             .into_iter()
             .map(|mut a| a.try_recv().unwrap().unwrap())

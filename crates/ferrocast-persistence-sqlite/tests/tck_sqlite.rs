@@ -1,72 +1,77 @@
 //! The SQLite backend passes the conformance suite, each check on a fresh
-//! database file.
+//! database file. The journal's suites run twice: with the default
+//! settings, and with the first level of the index by persistence id moved
+//! every 2 events, so that reads and deletions meet entries in both levels.
 
 mod common;
 
 use common::TempDb;
 use ferrocast_persistence::tck;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_journal_conforms() -> Result<(), tck::TckFailure> {
-    let db = TempDb::new("tck-journal");
-    let mut n = 0;
-    tck::journal_suite(|| {
-        n += 1;
-        let file = format!("j{n}.db");
-        let db = &db;
-        async move { db.open(&file).await }
-    })
-    .await
+/// A test running `suite` on fresh files of one throwaway directory, each
+/// opened by `open` (`db`, the file name).
+macro_rules! conforms {
+    ($(#[$attr:meta])* $test:ident, $suite:ident, |$db:ident, $file:ident| $open:expr) => {
+        $(#[$attr])*
+        async fn $test() -> Result<(), tck::TckFailure> {
+            let dir = TempDb::new(stringify!($test));
+            let mut n = 0;
+            tck::$suite(|| {
+                n += 1;
+                let $file = format!("{n}.db");
+                let $db = &dir;
+                async move { $open.await }
+            })
+            .await
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_snapshot_store_conforms() -> Result<(), tck::TckFailure> {
-    let db = TempDb::new("tck-snapshots");
-    let mut n = 0;
-    tck::snapshot_store_suite(|| {
-        n += 1;
-        let file = format!("s{n}.db");
-        let db = &db;
-        async move { db.open(&file).await }
-    })
-    .await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_durable_state_conforms() -> Result<(), tck::TckFailure> {
-    let db = TempDb::new("tck-state");
-    let mut n = 0;
-    tck::durable_state_suite(|| {
-        n += 1;
-        let file = format!("d{n}.db");
-        let db = &db;
-        async move { db.open(&file).await }
-    })
-    .await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_events_by_tag_conforms() -> Result<(), tck::TckFailure> {
-    let db = TempDb::new("tck-tags");
-    let mut n = 0;
-    tck::events_by_tag_suite(|| {
-        n += 1;
-        let file = format!("t{n}.db");
-        let db = &db;
-        async move { db.open(&file).await }
-    })
-    .await
-}
-
-#[tokio::test(start_paused = true)]
-async fn sqlite_query_streams_conform() -> Result<(), tck::TckFailure> {
-    let db = TempDb::new("tck-queries");
-    let mut n = 0;
-    tck::query_suite(|| {
-        n += 1;
-        let file = format!("q{n}.db");
-        let db = &db;
-        async move { db.open(&file).await }
-    })
-    .await
-}
+conforms!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sqlite_journal_conforms,
+    journal_suite,
+    |db, file| db.open(&file)
+);
+conforms!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sqlite_journal_conforms_across_index_levels,
+    journal_suite,
+    |db, file| db.open_moving_index(&file, 2)
+);
+conforms!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sqlite_snapshot_store_conforms,
+    snapshot_store_suite,
+    |db, file| db.open(&file)
+);
+conforms!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sqlite_durable_state_conforms,
+    durable_state_suite,
+    |db, file| db.open(&file)
+);
+conforms!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sqlite_events_by_tag_conforms,
+    events_by_tag_suite,
+    |db, file| db.open(&file)
+);
+conforms!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sqlite_events_by_tag_conforms_across_index_levels,
+    events_by_tag_suite,
+    |db, file| db.open_moving_index(&file, 2)
+);
+conforms!(
+    #[tokio::test(start_paused = true)]
+    sqlite_query_streams_conform,
+    query_suite,
+    |db, file| db.open(&file)
+);
+conforms!(
+    #[tokio::test(start_paused = true)]
+    sqlite_query_streams_conform_across_index_levels,
+    query_suite,
+    |db, file| db.open_moving_index(&file, 2)
+);

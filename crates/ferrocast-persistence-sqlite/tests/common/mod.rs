@@ -36,6 +36,14 @@ impl TempDb {
     pub async fn open(&self, file: &str) -> SqliteStore {
         SqliteStore::open(self.config(file)).await.unwrap()
     }
+
+    /// A store whose writer moves its first index level every `rows`
+    /// events, so that reads and deletions meet entries in both levels.
+    pub async fn open_moving_index(&self, file: &str, rows: usize) -> SqliteStore {
+        let mut c = self.config(file);
+        c.recent_index_rows = std::num::NonZeroUsize::new(rows).unwrap();
+        SqliteStore::open(c).await.unwrap()
+    }
 }
 
 impl Drop for TempDb {
