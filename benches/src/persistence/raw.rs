@@ -10,8 +10,8 @@
 //!   one event of every entity per transaction (1,000 events, one fsync).
 //! - The first index level is moved into the second (one `INSERT .. SELECT`) within the
 //!   transaction that brings it to [`RECENT_INDEX_ROWS`] entries, as the library does.
-//! - Replay: one `SELECT` over the log's rows in order (both index levels merged, each row
-//!   by its ordering), every column read into owned values.
+//! - Replay: in one read transaction, one `SELECT` per index level (older level first),
+//!   each row by its ordering, every column read into owned values.
 //!
 //! It skips what the library does on top: the sequence-number check read before a write
 //! (the `UNIQUE` constraint still holds), savepoints per request, the writer thread and its
@@ -211,7 +211,8 @@ pub(crate) fn persist_1000(db: &Path, sync: Sync, sizes: Sizes) -> Result<Measur
     ])
 }
 
-/// Fills one log (untimed, transactions of 10,000), then reads it back with one `SELECT`.
+/// Fills one log (untimed, transactions of 10,000), then reads it back, one `SELECT` per
+/// index level.
 pub(crate) fn replay(db: &Path, sizes: Sizes) -> Result<Measured> {
     const PID: &str = "replayed";
     let conn = open(db, Sync::Full)?;
@@ -231,32 +232,32 @@ pub(crate) fn replay(db: &Path, sizes: Sizes) -> Result<Measured> {
     // A reader of its own, as a recovering process would have.
     let reader = open(db, Sync::Full)?;
     let started = Instant::now();
-    let mut select = reader.prepare(
-        "SELECT x.sequence_nr, j.serializer_id, j.manifest, j.payload, j.tags,
-                j.timestamp_ms, j.writer
-         FROM (SELECT ordering, sequence_nr FROM journal_by_pid
-               WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3
-               UNION ALL
-               SELECT ordering, sequence_nr FROM journal_recent
-               WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3) x
-         JOIN journal j ON j.ordering = x.ordering
-         ORDER BY x.sequence_nr",
-    )?;
-    let mut rows = select.query(params![PID, 1i64, i64::MAX])?;
+    let tx = reader.unchecked_transaction()?;
     let mut expected = 1i64;
     let mut bytes = 0usize;
-    while let Some(row) = rows.next()? {
-        let nr: i64 = row.get(0)?;
-        ensure!(nr == expected, "expected event {expected}, read {nr}");
-        let _serializer: i64 = row.get(1)?;
-        let _manifest: String = row.get(2)?;
-        let payload: Vec<u8> = row.get(3)?;
-        let _tags: String = row.get(4)?;
-        let _timestamp: i64 = row.get(5)?;
-        let _writer: String = row.get(6)?;
-        bytes += payload.len();
-        expected += 1;
+    for level in ["journal_by_pid", "journal_recent"] {
+        let mut select = tx.prepare(&format!(
+            "SELECT x.sequence_nr, j.serializer_id, j.manifest, j.payload, j.tags,
+                    j.timestamp_ms, j.writer
+             FROM {level} x JOIN journal j ON j.ordering = x.ordering
+             WHERE x.persistence_id = ?1 AND x.sequence_nr >= ?2 AND x.sequence_nr <= ?3
+             ORDER BY x.sequence_nr"
+        ))?;
+        let mut rows = select.query(params![PID, 1i64, i64::MAX])?;
+        while let Some(row) = rows.next()? {
+            let nr: i64 = row.get(0)?;
+            ensure!(nr == expected, "expected event {expected}, read {nr}");
+            let _serializer: i64 = row.get(1)?;
+            let _manifest: String = row.get(2)?;
+            let payload: Vec<u8> = row.get(3)?;
+            let _tags: String = row.get(4)?;
+            let _timestamp: i64 = row.get(5)?;
+            let _writer: String = row.get(6)?;
+            bytes += payload.len();
+            expected += 1;
+        }
     }
+    tx.finish()?;
     let total = started.elapsed();
     let read = (expected - 1) as usize;
     ensure!(read == sizes.replay, "read {read} events");

@@ -14,7 +14,8 @@
 //! # Layout
 //! - `store`: [`SqliteStore`], the three contracts over one file.
 //! - `writer`: the writer thread and its group commit.
-//! - `ops`: the write operations, one savepoint each.
+//! - `ops`: the write operations; `known`: the highest sequence numbers the
+//!   writer remembers.
 //! - `reads`: pooled read connections on `spawn_blocking`.
 //! - `schema`: tables and connection pragmas; `codec`: column conversions.
 //! - `config`: [`SqliteConfig`], [`Synchronous`]; `error`: [`SqliteError`].
@@ -26,6 +27,7 @@
 mod codec;
 mod config;
 mod error;
+mod known;
 mod ops;
 mod reads;
 mod schema;

@@ -17,9 +17,12 @@
 //! commit dirties its few pages, whatever the number of entities. Once it
 //! is full, the writer moves it into `journal_by_pid` within the same
 //! transaction, in key order: each entity's run of entries then fills its
-//! leaf page in one write. Reads ask both levels at once (`pid_range!`);
-//! SQLite merges the two sorted searches. A key is in exactly one level at
-//! any commit, and each level's primary key refuses a duplicate.
+//! leaf page in one write. A key is in exactly one level at any commit,
+//! and each level's primary key refuses a duplicate. A move empties
+//! `journal_recent`, so a log's numbers there are all above its numbers in
+//! `journal_by_pid`: replay reads the older level, then the newer, in one
+//! read transaction (`reads::replay`); deletions ask both at once
+//! (`pid_range!`).
 
 use ferrocast_persistence::backend::{
     WriteOp as Op, WriteOutcome as Outcome, clamp_to_i64, from_i64, millis, to_i64,
@@ -31,6 +34,7 @@ use rusqlite::{Connection, OptionalExtension, Statement, params};
 
 use crate::codec::encode_tags;
 use crate::error::SqliteError;
+use crate::known::KnownHighest;
 
 /// The orderings and sequence numbers of persistence id `?1`'s events
 /// from `?2` to `?3`, from both index levels, each level in sequence order.
@@ -44,15 +48,16 @@ macro_rules! pid_range {
          WHERE persistence_id = ?1 AND sequence_nr >= ?2 AND sequence_nr <= ?3"
     };
 }
-pub(crate) use pid_range;
 
 /// Every statement the writer runs, prepared once: at hundreds of requests
 /// per commit, preparing per request would cost more than the inserts.
 pub(crate) struct Statements<'c> {
     conn: &'c Connection,
-    pub(crate) begin: Statement<'c>,
-    pub(crate) commit: Statement<'c>,
-    pub(crate) rollback: Statement<'c>,
+    known: KnownHighest,
+    begin: Statement<'c>,
+    data_version: Statement<'c>,
+    commit: Statement<'c>,
+    rollback: Statement<'c>,
     pub(crate) savepoint: Statement<'c>,
     pub(crate) release: Statement<'c>,
     pub(crate) rollback_to: Statement<'c>,
@@ -79,7 +84,9 @@ impl<'c> Statements<'c> {
     pub(crate) fn prepare(conn: &'c Connection) -> Result<Self, SqliteError> {
         Ok(Statements {
             conn,
+            known: KnownHighest::default(),
             begin: conn.prepare("BEGIN IMMEDIATE")?,
+            data_version: conn.prepare("PRAGMA data_version")?,
             commit: conn.prepare("COMMIT")?,
             rollback: conn.prepare("ROLLBACK")?,
             savepoint: conn.prepare("SAVEPOINT request")?,
@@ -142,6 +149,28 @@ impl<'c> Statements<'c> {
         })
     }
 
+    /// Begins a group's transaction (taking the write lock).
+    pub(crate) fn begin(&mut self) -> Result<(), SqliteError> {
+        self.begin.execute([])?;
+        let version: i64 = self.data_version.query_row([], |r| r.get(0))?;
+        self.known.begin(version);
+        Ok(())
+    }
+
+    /// Commits the group's transaction.
+    pub(crate) fn commit(&mut self) -> Result<(), SqliteError> {
+        self.commit.execute([])?;
+        self.known.committed();
+        Ok(())
+    }
+
+    /// Rolls the group's transaction back, if one is open. Harmless when
+    /// none is: it then fails, and that failure is ignored.
+    pub(crate) fn rollback(&mut self) {
+        self.known.forget();
+        let _ = self.rollback.execute([]);
+    }
+
     /// Runs `op`. A conflict is decided before anything is written, so an
     /// outcome other than `Done` leaves the database as it was; an `Err`
     /// may leave part of the request written, and the caller must roll it
@@ -192,11 +221,19 @@ impl<'c> Statements<'c> {
             return Ok(Outcome::Done);
         };
         let pid = first.persistence_id.as_str();
-        let highest: Option<i64> = self
-            .highest
-            .query_row(params![pid], |r| r.get(0))
-            .optional()?;
-        let highest = SequenceNr::new(from_i64(highest.unwrap_or(0), "highest sequence number")?);
+        let highest = match self.known.get(pid) {
+            Some(h) => h,
+            None => {
+                let h: Option<i64> = self
+                    .highest
+                    .query_row(params![pid], |r| r.get(0))
+                    .optional()?;
+                let h = h.unwrap_or(0);
+                self.known.read(pid, h);
+                h
+            }
+        };
+        let highest = SequenceNr::new(from_i64(highest, "highest sequence number")?);
         let expected = highest.next();
         if first.sequence_nr != expected || highest == SequenceNr::MAX {
             return Ok(Outcome::SequenceConflict { expected });
@@ -221,10 +258,9 @@ impl<'c> Statements<'c> {
                 }
             }
         }
-        self.set_highest.execute(params![
-            pid,
-            to_i64(last.sequence_nr.value(), "sequence number")?
-        ])?;
+        let last = to_i64(last.sequence_nr.value(), "sequence number")?;
+        self.set_highest.execute(params![pid, last])?;
+        self.known.wrote(pid, last);
         Ok(Outcome::Done)
     }
 

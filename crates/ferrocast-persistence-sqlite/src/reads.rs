@@ -130,15 +130,32 @@ pub(crate) fn latest_offset(conn: &Connection, tag: &Tag) -> Result<Offset, Sqli
     Ok(Offset::new(from_i64(max.unwrap_or(0), "ordering")?))
 }
 
-/// A page of a log: the orderings from both index levels, merged in
-/// sequence order, then each row by its ordering.
-const REPLAY: &str = concat!(
-    "SELECT x.sequence_nr, j.serializer_id, j.manifest, j.payload, j.tags, j.timestamp_ms, j.writer
-     FROM (",
-    crate::ops::pid_range!(),
-    ") x JOIN journal j ON j.ordering = x.ordering
-     ORDER BY x.sequence_nr LIMIT ?4"
-);
+/// A page of a log from one index level (`{level}`): its entries of
+/// persistence id `?1` from `?2` to `?3` in sequence order, each row by
+/// its ordering.
+macro_rules! replay_from {
+    ($level:literal) => {
+        concat!(
+            "SELECT x.sequence_nr, j.serializer_id, j.manifest, j.payload, j.tags,
+                    j.timestamp_ms, j.writer
+             FROM ",
+            $level,
+            " x JOIN journal j ON j.ordering = x.ordering
+             WHERE x.persistence_id = ?1 AND x.sequence_nr >= ?2 AND x.sequence_nr <= ?3
+             ORDER BY x.sequence_nr LIMIT ?4"
+        )
+    };
+}
+
+/// The older index level, then the newer one. A move takes the whole of
+/// `journal_recent` into `journal_by_pid`, so every number a log has in
+/// `journal_by_pid` is below every number it has in `journal_recent`:
+/// reading the first level and then the second gives sequence order
+/// without a merge.
+const REPLAY: [&str; 2] = [
+    replay_from!("journal_by_pid"),
+    replay_from!("journal_recent"),
+];
 
 pub(crate) fn replay(
     conn: &Connection,
@@ -147,19 +164,28 @@ pub(crate) fn replay(
     to: SequenceNr,
     max: usize,
 ) -> Result<Vec<PersistentRepr>, SqliteError> {
-    let mut stmt = conn.prepare(REPLAY)?;
-    let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let mut rows = stmt.query(params![
-        pid.as_str(),
-        clamp_to_i64(from.value()),
-        clamp_to_i64(to.value()),
-        limit
-    ])?;
+    // One read transaction: a move committed between the two statements
+    // would otherwise hide the moved entries from both.
+    let tx = conn.unchecked_transaction()?;
     let mut out = Vec::with_capacity(max.min(1024));
     let mut cache = RowCache::default();
-    while let Some(row) = rows.next()? {
-        out.push(event_at(row, 0, pid.clone(), &mut cache)?);
+    for sql in REPLAY {
+        let left = max - out.len();
+        if left == 0 {
+            break;
+        }
+        let mut stmt = tx.prepare(sql)?;
+        let mut rows = stmt.query(params![
+            pid.as_str(),
+            clamp_to_i64(from.value()),
+            clamp_to_i64(to.value()),
+            i64::try_from(left).unwrap_or(i64::MAX)
+        ])?;
+        while let Some(row) = rows.next()? {
+            out.push(event_at(row, 0, pid.clone(), &mut cache)?);
+        }
     }
+    tx.finish()?;
     Ok(out)
 }
 
@@ -251,33 +277,31 @@ mod tests {
     use crate::schema::connect_writer;
 
     #[test]
-    fn replay_merges_both_index_levels_without_sorting() {
+    fn replay_searches_each_index_level_by_its_key_without_sorting() {
         let dir = std::env::temp_dir().join(format!("ferrocast-plan-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let conn = connect_writer(&SqliteConfig::new(dir.join("p.db"))).unwrap();
-        let mut plan = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {REPLAY}"))
-            .unwrap();
-        let details: Vec<String> = plan
-            .query_map(params!["a", 0, 10, 10], |r| r.get(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let text = details.join("\n");
-        // Each level is searched by its key and the two sorted runs merged:
-        // a page costs its own rows, however long the log.
-        assert!(text.contains("MERGE (UNION ALL)"), "{text}");
-        assert!(
-            text.contains("SEARCH journal_by_pid USING PRIMARY KEY"),
-            "{text}"
-        );
-        assert!(
-            text.contains("SEARCH journal_recent USING PRIMARY KEY"),
-            "{text}"
-        );
-        assert!(!text.contains("TEMP B-TREE"), "{text}");
-        assert!(!text.contains("SCAN"), "{text}");
+        for (sql, level) in REPLAY.iter().zip(["journal_by_pid", "journal_recent"]) {
+            let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let details: Vec<String> = plan
+                .query_map(params!["a", 0, 10, 10], |r| r.get(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let text = details.join("\n");
+            // A page costs its own rows, however long the log.
+            assert!(
+                text.contains("SEARCH x USING PRIMARY KEY"),
+                "{level}: {text}"
+            );
+            assert!(
+                text.contains("SEARCH j USING INTEGER PRIMARY KEY"),
+                "{level}: {text}"
+            );
+            assert!(!text.contains("TEMP B-TREE"), "{level}: {text}");
+            assert!(!text.contains("SCAN"), "{level}: {text}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

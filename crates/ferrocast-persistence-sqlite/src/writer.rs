@@ -2,10 +2,11 @@
 //!
 //! Write requests from every entity queue on a channel. The thread takes
 //! the first, then whatever else is already queued (up to `max_batch`), and
-//! runs them all in one `BEGIN IMMEDIATE` transaction. One commit (one
-//! fsync under `synchronous = FULL`) then acknowledges the whole group.
-//! Nothing waits to fill a batch: under light load a batch is one request,
-//! under heavy load it grows by itself.
+//! runs them all in one `BEGIN IMMEDIATE` transaction; before it commits,
+//! it takes and runs what was queued meanwhile, until the queue is empty
+//! (`take_more`). One commit (one fsync under `synchronous = FULL`) then
+//! acknowledges the whole group. Nothing waits to fill a batch: under light
+//! load a batch is one request, under heavy load it grows by itself.
 //!
 //! A conflict (a second writer of a persistence id, a stale revision) is
 //! decided before its request writes anything, so the group runs without
@@ -18,7 +19,8 @@
 use std::sync::Arc;
 
 use ferrocast_persistence::backend::{
-    CommitCounters, WriteOp, WriteOutcome as Outcome, WriteRequest, answer_all, take_queued,
+    CommitCounters, WriteOp, WriteOutcome as Outcome, WriteRequest, answer_all, take_more,
+    take_queued,
 };
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -79,8 +81,9 @@ fn serve(
     ready(Ok(()));
     // A plain thread: `blocking_recv` parks it until a request arrives.
     while let Some(first) = rx.blocking_recv() {
-        let batch = take_queued(first, &mut rx, config.max_batch.get());
-        let outcomes = writer.commit(&batch);
+        let max = config.max_batch.get();
+        let mut batch = take_queued(first, &mut rx, max);
+        let outcomes = writer.commit(&mut batch, |b| take_more(b, &mut rx, max));
         answer_all(batch, outcomes, counters);
     }
 }
@@ -105,11 +108,16 @@ impl<'s, 'c> Writer<'s, 'c> {
         })
     }
 
-    /// Runs `batch` in one transaction; returns one outcome per request. If
-    /// the transaction itself fails, it is rolled back and every request
-    /// fails with that error.
-    fn commit(&mut self, batch: &[Request]) -> Vec<Result<Outcome, SqliteError>> {
-        let result = match self.try_bare(batch) {
+    /// Runs `batch` in one transaction, and whatever `more` adds to it
+    /// before the commit (`more` answers whether it added any); returns one
+    /// outcome per request. If the transaction itself fails, it is rolled
+    /// back and every request fails with that error.
+    fn commit(
+        &mut self,
+        batch: &mut Vec<Request>,
+        more: impl FnMut(&mut Vec<Request>) -> bool,
+    ) -> Vec<Result<Outcome, SqliteError>> {
+        let result = match self.try_bare(batch, more) {
             Ok(None) => self.try_isolated(batch),
             Ok(Some(outcomes)) => Ok(outcomes),
             Err(e) => Err(e),
@@ -117,8 +125,7 @@ impl<'s, 'c> Writer<'s, 'c> {
         match result {
             Ok(outcomes) => outcomes,
             Err(e) => {
-                // Fails harmlessly if the transaction never began or already ended.
-                let _ = self.st.rollback.execute([]);
+                self.st.rollback();
                 tracing::warn!(error = %e, requests = batch.len(), "sqlite group commit failed");
                 // What the first index level holds is unknown after a failed move.
                 if let Ok(n) = self.st.recent_index_rows() {
@@ -129,21 +136,28 @@ impl<'s, 'c> Writer<'s, 'c> {
         }
     }
 
-    /// The group with no savepoints. `None` if a request failed part-way:
-    /// the transaction is then rolled back, nothing of the group stays.
+    /// The group with no savepoints, taking in what `more` adds until it
+    /// adds nothing. `None` if a request failed part-way: the transaction
+    /// is then rolled back, nothing of the group stays.
     fn try_bare(
         &mut self,
-        batch: &[Request],
+        batch: &mut Vec<Request>,
+        mut more: impl FnMut(&mut Vec<Request>) -> bool,
     ) -> Result<Option<Vec<Result<Outcome, SqliteError>>>, SqliteError> {
-        self.st.begin.execute([])?;
+        self.st.begin()?;
         let mut outcomes = Vec::with_capacity(batch.len());
-        for request in batch {
-            let outcome = self.st.apply(&request.op);
-            if outcome.is_err() {
-                self.st.rollback.execute([])?;
-                return Ok(None);
+        loop {
+            for request in &batch[outcomes.len()..] {
+                let outcome = self.st.apply(&request.op);
+                if outcome.is_err() {
+                    self.st.rollback();
+                    return Ok(None);
+                }
+                outcomes.push(outcome);
             }
-            outcomes.push(outcome);
+            if !more(batch) {
+                break;
+            }
         }
         self.finish(batch, &outcomes)?;
         Ok(Some(outcomes))
@@ -156,7 +170,7 @@ impl<'s, 'c> Writer<'s, 'c> {
         batch: &[Request],
     ) -> Result<Vec<Result<Outcome, SqliteError>>, SqliteError> {
         let st = &mut *self.st;
-        st.begin.execute([])?;
+        st.begin()?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for request in batch {
             st.savepoint.execute([])?;
@@ -179,7 +193,7 @@ impl<'s, 'c> Writer<'s, 'c> {
     ) -> Result<(), SqliteError> {
         let recent = self.recent + written_events(batch, outcomes);
         let moved = recent >= self.recent_limit && self.move_recent_index();
-        self.st.commit.execute([])?;
+        self.st.commit()?;
         self.recent = if moved { 0 } else { recent };
         Ok(())
     }
@@ -283,8 +297,8 @@ mod tests {
         let mut st = Statements::prepare(&conn).unwrap();
         let mut writer = Writer::new(&mut st, &config).unwrap();
         let mut group = |ops: Vec<Op>| {
-            let (batch, _answers): (Vec<_>, Vec<_>) = ops.into_iter().map(request).unzip();
-            writer.commit(&batch)
+            let (mut batch, _answers): (Vec<_>, Vec<_>) = ops.into_iter().map(request).unzip();
+            writer.commit(&mut batch, |_| false)
         };
         // 3 entries: below the limit, all in the first level.
         group(vec![
@@ -350,7 +364,6 @@ mod tests {
             ),
             (0, 2)
         );
-        drop(writer);
         drop(st);
         // A writer opened later counts what the first level holds.
         group_after_reopen(&config);
@@ -363,7 +376,7 @@ mod tests {
         let conn = connect_writer(config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
         let mut writer = Writer::new(&mut st, config).unwrap();
-        let (batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![
+        let (mut batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![
             event("c", 1),
             event("c", 2),
             event("c", 3),
@@ -371,18 +384,17 @@ mod tests {
         .into_iter()
         .map(request)
         .unzip();
-        writer.commit(&batch);
+        writer.commit(&mut batch, |_| false);
         assert_eq!(count(&conn, "journal_recent"), 3);
-        drop(writer);
         drop(st);
         let conn = connect_writer(config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
         let mut writer = Writer::new(&mut st, config).unwrap();
-        let (batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![event("c", 4)])]
+        let (mut batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![event("c", 4)])]
             .into_iter()
             .map(request)
             .unzip();
-        writer.commit(&batch);
+        writer.commit(&mut batch, |_| false);
         assert_eq!(
             (
                 count(&conn, "journal_recent"),
@@ -402,7 +414,7 @@ mod tests {
         // The second event's number is beyond SQLite's integers: the first
         // is inserted before the request fails.
         let beyond = u64::try_from(i64::MAX).unwrap() + 1;
-        let (batch, _answers): (Vec<_>, Vec<_>) = [
+        let (mut batch, _answers): (Vec<_>, Vec<_>) = [
             Op::WriteEvents(vec![event("a", 1)]),
             Op::WriteEvents(vec![event("b", 1), event("b", beyond)]),
             Op::WriteEvents(vec![event("c", 1)]),
@@ -410,7 +422,7 @@ mod tests {
         .into_iter()
         .map(request)
         .unzip();
-        let outcomes = writer.commit(&batch);
+        let outcomes = writer.commit(&mut batch, |_| false);
         assert_eq!(outcomes[0].as_ref().unwrap(), &Outcome::Done);
         assert!(matches!(outcomes[1], Err(SqliteError::OutOfRange(_))));
         assert_eq!(outcomes[2].as_ref().unwrap(), &Outcome::Done);
@@ -418,6 +430,52 @@ mod tests {
         assert_eq!(replay_all(&conn, "b"), Vec::<u64>::new());
         assert_eq!(replay_all(&conn, "c"), [1]);
         assert_eq!(count(&conn, "journal_recent"), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn requests_queued_while_the_group_runs_join_it_and_a_late_failure_is_undone_alone() {
+        let (dir, config) = temp_config("more");
+        let conn = connect_writer(&config).unwrap();
+        let mut st = Statements::prepare(&conn).unwrap();
+        let mut writer = Writer::new(&mut st, &config).unwrap();
+        let beyond = u64::try_from(i64::MAX).unwrap() + 1;
+        let (mut batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![event("a", 1)])]
+            .into_iter()
+            .map(request)
+            .unzip();
+        // Arrives once the first request ran: the second event of "b" fails
+        // after its first was inserted.
+        let mut late = vec![
+            vec![Op::WriteEvents(vec![event("a", 2)])],
+            vec![
+                Op::WriteEvents(vec![event("b", 1), event("b", beyond)]),
+                Op::WriteEvents(vec![event("c", 1)]),
+            ],
+        ]
+        .into_iter();
+        let mut calls = 0;
+        let outcomes = writer.commit(&mut batch, |b| {
+            calls += 1;
+            match late.next() {
+                Some(ops) => {
+                    b.extend(ops.into_iter().map(|op| request(op).0));
+                    true
+                }
+                None => false,
+            }
+        });
+        // The failure ends the bare run before a third call; the group runs
+        // again, isolated, with all four.
+        assert_eq!(calls, 2);
+        assert_eq!(outcomes.len(), 4);
+        assert_eq!(outcomes[0].as_ref().unwrap(), &Outcome::Done);
+        assert_eq!(outcomes[1].as_ref().unwrap(), &Outcome::Done);
+        assert!(matches!(outcomes[2], Err(SqliteError::OutOfRange(_))));
+        assert_eq!(outcomes[3].as_ref().unwrap(), &Outcome::Done);
+        assert_eq!(replay_all(&conn, "a"), [1, 2]);
+        assert_eq!(replay_all(&conn, "b"), Vec::<u64>::new());
+        assert_eq!(replay_all(&conn, "c"), [1]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

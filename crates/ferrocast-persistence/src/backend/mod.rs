@@ -28,5 +28,5 @@ pub use columns::{
 pub use rows::RowCache;
 pub use write::{
     CommitCounters, CommitStats, WriteOp, WriteOutcome, WriteQueue, WriteRequest, answer_all,
-    check_events, take_queued,
+    check_events, take_more, take_queued,
 };

@@ -102,13 +102,30 @@ pub fn take_queued<E>(
     max: usize,
 ) -> Vec<WriteRequest<E>> {
     let mut batch = vec![first];
+    take_more(&mut batch, rx, max);
+    batch
+}
+
+/// Adds to `batch` whatever is queued now, up to `max` requests in all;
+/// true if it took any. A writer calls it again once it has run what its
+/// batch holds, before it commits: requests sent in answer to the last
+/// commit then join this one instead of waiting for the next, so that
+/// `n` entities with one write in flight each share one commit rather
+/// than splitting into two groups of about `n / 2`, and twice the fsyncs.
+/// It never waits, so it adds no latency when nothing is queued.
+pub fn take_more<E>(
+    batch: &mut Vec<WriteRequest<E>>,
+    rx: &mut mpsc::Receiver<WriteRequest<E>>,
+    max: usize,
+) -> bool {
+    let before = batch.len();
     while batch.len() < max {
         match rx.try_recv() {
             Ok(next) => batch.push(next),
             Err(_) => break,
         }
     }
-    batch
+    batch.len() > before
 }
 
 /// Counts the commit of `batch` and answers each request with its outcome
