@@ -22,6 +22,8 @@
 
 use std::collections::HashMap;
 
+use ferrocast_persistence::PersistenceId;
+
 /// Persistence ids remembered at most (about 100 bytes each).
 pub(crate) const MAX_KNOWN: usize = 100_000;
 
@@ -29,8 +31,8 @@ pub(crate) const MAX_KNOWN: usize = 100_000;
 /// group in progress.
 #[derive(Debug, Default)]
 pub(crate) struct KnownHighest {
-    committed: HashMap<String, i64>,
-    pending: HashMap<String, i64>,
+    committed: HashMap<PersistenceId, i64>,
+    pending: HashMap<PersistenceId, i64>,
     /// `PRAGMA data_version` when `committed` was last valid.
     data_version: Option<i64>,
 }
@@ -47,7 +49,7 @@ impl KnownHighest {
     }
 
     /// The highest number of `pid` as this group sees it, if known.
-    pub(crate) fn get(&self, pid: &str) -> Option<i64> {
+    pub(crate) fn get(&self, pid: &PersistenceId) -> Option<i64> {
         self.pending
             .get(pid)
             .or_else(|| self.committed.get(pid))
@@ -56,16 +58,16 @@ impl KnownHighest {
 
     /// `highest` was read from the database inside this group, before the
     /// group wrote to `pid`: it is committed state.
-    pub(crate) fn read(&mut self, pid: &str, highest: i64) {
+    pub(crate) fn read(&mut self, pid: &PersistenceId, highest: i64) {
         if self.committed.len() >= MAX_KNOWN {
             self.committed.clear();
         }
-        self.committed.insert(pid.to_owned(), highest);
+        self.committed.insert(pid.clone(), highest);
     }
 
     /// The group wrote `pid`'s events up to `highest`.
-    pub(crate) fn wrote(&mut self, pid: &str, highest: i64) {
-        self.pending.insert(pid.to_owned(), highest);
+    pub(crate) fn wrote(&mut self, pid: &PersistenceId, highest: i64) {
+        self.pending.insert(pid.clone(), highest);
     }
 
     /// The group committed.
@@ -89,30 +91,34 @@ impl KnownHighest {
 mod tests {
     use super::*;
 
+    fn id(s: &str) -> PersistenceId {
+        PersistenceId::new(s).unwrap()
+    }
+
     #[test]
     fn pending_numbers_count_only_once_committed() {
         let mut k = KnownHighest::default();
         k.begin(1);
-        k.read("a", 3);
-        k.wrote("a", 5);
-        assert_eq!(k.get("a"), Some(5));
+        k.read(&id("a"), 3);
+        k.wrote(&id("a"), 5);
+        assert_eq!(k.get(&id("a")), Some(5));
         k.forget();
-        assert_eq!(k.get("a"), None);
+        assert_eq!(k.get(&id("a")), None);
         k.begin(1);
-        k.wrote("a", 5);
+        k.wrote(&id("a"), 5);
         k.committed();
         k.begin(1);
-        assert_eq!(k.get("a"), Some(5));
+        assert_eq!(k.get(&id("a")), Some(5));
     }
 
     #[test]
     fn another_connections_commit_forgets_everything() {
         let mut k = KnownHighest::default();
         k.begin(7);
-        k.wrote("a", 1);
+        k.wrote(&id("a"), 1);
         k.committed();
         k.begin(8);
-        assert_eq!(k.get("a"), None);
+        assert_eq!(k.get(&id("a")), None);
     }
 
     #[test]
@@ -120,9 +126,9 @@ mod tests {
         let mut k = KnownHighest::default();
         k.begin(1);
         for i in 0..=MAX_KNOWN {
-            k.read(&format!("p{i}"), 1);
+            k.read(&id(&format!("p{i}")), 1);
         }
         assert!(k.committed.len() <= MAX_KNOWN);
-        assert_eq!(k.get(&format!("p{MAX_KNOWN}")), Some(1));
+        assert_eq!(k.get(&id(&format!("p{MAX_KNOWN}"))), Some(1));
     }
 }

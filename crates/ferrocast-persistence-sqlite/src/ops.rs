@@ -220,8 +220,9 @@ impl<'c> Statements<'c> {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return Ok(Outcome::Done);
         };
-        let pid = first.persistence_id.as_str();
-        let highest = match self.known.get(pid) {
+        let id = &first.persistence_id;
+        let pid = id.as_str();
+        let highest = match self.known.get(id) {
             Some(h) => h,
             None => {
                 let h: Option<i64> = self
@@ -229,7 +230,7 @@ impl<'c> Statements<'c> {
                     .query_row(params![pid], |r| r.get(0))
                     .optional()?;
                 let h = h.unwrap_or(0);
-                self.known.read(pid, h);
+                self.known.read(id, h);
                 h
             }
         };
@@ -260,7 +261,7 @@ impl<'c> Statements<'c> {
         }
         let last = to_i64(last.sequence_nr.value(), "sequence number")?;
         self.set_highest.execute(params![pid, last])?;
-        self.known.wrote(pid, last);
+        self.known.wrote(id, last);
         Ok(Outcome::Done)
     }
 
