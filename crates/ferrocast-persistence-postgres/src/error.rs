@@ -26,8 +26,11 @@ pub enum PostgresError {
     /// the request was written.
     #[error("{0} cannot be stored in PostgreSQL")]
     Unstorable(&'static str),
-    /// The writer task is gone (the store was dropped, or its runtime shut
-    /// down).
+    /// The writer's thread or its runtime could not be started.
+    #[error("cannot start the postgres writer: {0}")]
+    WriterStart(#[source] Arc<std::io::Error>),
+    /// The writer task is gone (the store was dropped, or its thread
+    /// stopped).
     #[error("the postgres writer task stopped")]
     WriterStopped,
 }

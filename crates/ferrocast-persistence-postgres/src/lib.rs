@@ -19,7 +19,8 @@
 //!
 //! # Layout
 //! - `store`: [`PostgresStore`], the three contracts over one schema.
-//! - `writer`: the writer task and its group commit.
+//! - `writer`: the writer (a thread of its own) and its group commit.
+//! - `known`: the highest sequence numbers the writer need not read again.
 //! - `plan`: a group's writes decided in memory (conflicts, ranges) and
 //!   merged into a few statements.
 //! - `reads`: a fixed set of read connections with prepared statements.
@@ -45,6 +46,7 @@
 mod codec;
 mod config;
 mod error;
+mod known;
 mod plan;
 mod reads;
 mod schema;

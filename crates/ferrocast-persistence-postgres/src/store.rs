@@ -22,7 +22,7 @@ use crate::writer;
 /// [`SnapshotStore`] and [`DurableStateStore`] over the tables of one
 /// schema.
 ///
-/// Writes go to one writer task with its own connection, which commits
+/// Writes go to one writer thread with its own connection, which commits
 /// whatever is queued in one transaction (group commit); reads share a
 /// fixed set of connections. Share one store (behind an `Arc`) between all
 /// entities of a node: that is what lets their writes share commits.
@@ -41,8 +41,8 @@ impl fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// Connects, creates the schema and tables if missing, and starts the
-    /// writer task (on the current tokio runtime, as are the connections'
-    /// I/O tasks).
+    /// writer (on a thread of its own; the read connections' I/O tasks run
+    /// on the current tokio runtime).
     pub async fn open(config: PostgresConfig) -> Result<Self, PostgresError> {
         config.validate()?;
         let counters = Arc::new(CommitCounters::default());

@@ -1,16 +1,22 @@
-//! The writer task: the only connection that writes, with group commit.
+//! The writer: the only connection that writes, with group commit.
 //!
-//! Write requests from every entity queue on a channel. The task takes the
+//! Write requests from every entity queue on a channel. The writer takes the
 //! first, then whatever else is already queued (up to `max_batch`), and
 //! commits them all in one transaction, in two round trips when the group
 //! only writes events (statements on one line are pipelined: sent together,
 //! run in order by the server):
 //!
 //! ```text
-//! BEGIN; SELECT pg_advisory_xact_lock(..) | SELECT highest .. = ANY($1)
+//! BEGIN; SELECT pg_advisory_xact_lock(..) | SELECT pg_sequence_last_value(..)
+//!     | SELECT highest .. = ANY($1)    (only logs the writer does not know)
 //!     plan::plan, in memory: conflicts fail their own request only
 //! WITH .. INSERT journal, event_tags, journal_highest (UNNEST) | COMMIT
 //! ```
+//!
+//! The writer remembers the highest numbers it committed ([`Known`]) and
+//! trusts them while the journal's identity shows that nobody else wrote
+//! events since; then a group reads only the logs it has not seen. If
+//! another store wrote, the logs skipped are read in one more round trip.
 //!
 //! The lock is taken in a statement of its own so that the `SELECT` after
 //! it (a new snapshot, READ COMMITTED) sees every commit of the previous
@@ -20,25 +26,35 @@
 //! and the statement's error fails the group, so nothing failed is ever
 //! acknowledged.
 //!
+//! Once a group's transaction has ended, the requests queued meanwhile
+//! become the next group, and its first line goes out before the writer
+//! answers the group just committed: the server reads the next group's
+//! lookups while the writer wakes hundreds of callers, rather than sit idle.
+//!
 //! Nothing waits to fill a batch: under light load a batch is one request,
 //! under heavy load it grows by itself while the previous commit runs. If
 //! a statement or the commit fails, the transaction is rolled back and
 //! every request of the group gets that error (whether it was written is
 //! then unknown to the caller, as the contracts allow); a lost connection
 //! is opened again for the next group.
+//!
+//! The writer and its connection run on a thread of their own (see
+//! `start`).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferrocast_persistence::backend::{
     CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, millis, take_queued,
 };
-use futures_util::future::{try_join, try_join3};
-use tokio::sync::mpsc;
+use futures_util::future::{join, try_join, try_join4};
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
 use crate::config::PostgresConfig;
 use crate::error::PostgresError;
+use crate::known::Known;
 use crate::plan::{self, EventRun, Step};
 use crate::schema::{self, lock_sql};
 
@@ -52,6 +68,11 @@ struct Writer {
     client: Client,
     /// `BEGIN` and the schema's advisory lock, sent as one simple query.
     begin: String,
+    /// The last value the journal's `ordering` identity handed out.
+    ordering: Statement,
+    /// The highest numbers this writer committed, trusted while `ordering`
+    /// shows nobody else wrote (see [`Known`]).
+    known: RefCell<Known>,
     highest: Statement,
     revisions: Statement,
     insert_events: Statement,
@@ -77,12 +98,24 @@ impl Writer {
         let client = schema::connect(&named).await?;
         schema::create(&client, &config.schema).await?;
         let s = &config.schema;
+        let sequence: String = client
+            .query_one(
+                "SELECT pg_get_serial_sequence($1, 'ordering')",
+                &[&format!(r#""{s}".journal"#)],
+            )
+            .await?
+            .try_get(0)?;
         let prepare = |sql: String| {
             let client = &client;
             async move { client.prepare(&sql).await }
         };
         Ok(Writer {
             begin: format!("BEGIN; {};", lock_sql(s)),
+            ordering: prepare(format!(
+                "SELECT COALESCE(pg_sequence_last_value('{sequence}'::regclass), 0)"
+            ))
+            .await?,
+            known: RefCell::new(Known::default()),
             highest: prepare(format!(
                 r#"SELECT persistence_id, highest FROM "{s}".journal_highest
                    WHERE persistence_id = ANY($1::text[])"#
@@ -177,13 +210,53 @@ impl Writer {
         })
     }
 
-    /// Runs `batch` in one transaction; one outcome per request. If the
-    /// transaction fails, it is rolled back and every request gets the
-    /// error.
-    async fn commit(&self, batch: &[Request]) -> Vec<Result<Outcome, PostgresError>> {
-        match self.try_commit(batch).await {
+    /// A group's first round trip: `BEGIN`, the lock, and what its plan
+    /// needs to know (read under the lock).
+    async fn begin(&self, batch: &[Request]) -> Result<Stored, PostgresError> {
+        let (logs, states) = plan::lookups(batch.iter().map(|r| &r.op));
+        let to_read = self.known.borrow().to_read(&logs);
+        // `try_join4` polls in order, so the requests go out in this order.
+        let ((), ordering, mut highest, revisions) = try_join4(
+            async { Ok(self.client.batch_execute(&self.begin).await?) },
+            async {
+                let row = self.client.query_one(&self.ordering, &[]).await?;
+                Ok(row.try_get::<_, i64>(0)?)
+            },
+            self.stored(&self.highest, &to_read),
+            self.stored(&self.revisions, &states),
+        )
+        .await?;
+        let unread = self
+            .known
+            .borrow_mut()
+            .complete(ordering, &logs, &mut highest);
+        // Another writer wrote since this one's last commit: rare, one more
+        // round trip.
+        highest.extend(self.stored(&self.highest, &unread).await?);
+        Ok(Stored {
+            highest,
+            revisions,
+            ordering,
+        })
+    }
+
+    /// The rest of the transaction [`Writer::begin`] began (or the error it
+    /// met): one outcome per request. If the transaction fails, it is
+    /// rolled back and every request gets the error.
+    async fn finish(
+        &self,
+        batch: &[Request],
+        begun: Result<Stored, PostgresError>,
+    ) -> Vec<Result<Outcome, PostgresError>> {
+        let result = match begun {
+            Ok(stored) => self.try_finish(batch, stored).await,
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(outcomes) => outcomes,
             Err(e) => {
+                // Its insert may have taken identity values.
+                self.known.borrow_mut().forget();
                 // Fails harmlessly if the transaction never began or ended.
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 tracing::warn!(error = %e, requests = batch.len(), "postgres group commit failed");
@@ -192,19 +265,17 @@ impl Writer {
         }
     }
 
-    async fn try_commit(
+    async fn try_finish(
         &self,
         batch: &[Request],
+        stored: Stored,
     ) -> Result<Vec<Result<Outcome, PostgresError>>, PostgresError> {
-        let (logs, states) = plan::lookups(batch.iter().map(|r| &r.op));
-        // `try_join3` polls in order, so the requests go out in this order.
-        let ((), highest, revisions) = try_join3(
-            async { Ok(self.client.batch_execute(&self.begin).await?) },
-            self.stored(&self.highest, &logs),
-            self.stored(&self.revisions, &states),
-        )
-        .await?;
-        let plan = plan::plan(batch.iter().map(|r| &r.op), highest, revisions);
+        let ordering = stored.ordering;
+        let plan = plan::plan(
+            batch.iter().map(|r| &r.op),
+            stored.highest,
+            stored.revisions,
+        );
         let commit = async { Ok(self.client.batch_execute("COMMIT").await?) };
         match plan.steps.split_last() {
             None => commit.await?,
@@ -215,6 +286,15 @@ impl Writer {
                 try_join(self.run(last), commit).await?;
             }
         }
+        let runs = plan.steps.iter().filter_map(|step| match step {
+            Step::Events(run) => Some(run),
+            _ => None,
+        });
+        let inserted = runs.clone().map(|run| run.events.len()).sum();
+        let highest = runs.flat_map(|run| run.highest.iter().copied());
+        self.known
+            .borrow_mut()
+            .committed(ordering, inserted, highest);
         Ok(plan.outcomes)
     }
 
@@ -352,15 +432,44 @@ impl Writer {
     }
 }
 
-/// Opens the writer's connection (creating the schema), then runs the
-/// writer task until every sender is gone.
+/// Starts the writer on a thread of its own, on a new connection (creating
+/// the schema). Resolves once the statements are prepared; the thread runs
+/// until every sender is gone.
+///
+/// The thread has its own single-threaded runtime, which runs nothing but
+/// the writer and its connection's I/O. On the caller's runtime, every
+/// reply from the server would wake the writer behind whatever tasks are
+/// ready there, and under load that is the entities answered by the last
+/// commit: a group's two round trips would each wait for hundreds of actor
+/// turns, while the server, idle, waits for the writer.
 pub(crate) async fn start(
     config: &PostgresConfig,
     counters: Arc<CommitCounters>,
 ) -> Result<mpsc::Sender<Request>, PostgresError> {
-    let writer = Writer::open(config).await?;
     let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
-    tokio::spawn(serve(writer, config.clone(), rx, counters));
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let config = config.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| PostgresError::WriterStart(Arc::new(e)))?;
+    std::thread::Builder::new()
+        .name("ferrocast-pg-writer".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match Writer::open(&config).await {
+                    Ok(writer) => {
+                        let _ = ready_tx.send(Ok(()));
+                        serve(writer, config, rx, counters).await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|e| PostgresError::WriterStart(Arc::new(e)))?;
+    ready_rx.await.map_err(|_| PostgresError::WriterStopped)??;
     Ok(tx)
 }
 
@@ -372,17 +481,59 @@ async fn serve(
 ) {
     let max_batch = config.max_batch.get();
     let mut writer = Some(writer);
-    while let Some(first) = rx.recv().await {
-        let batch = take_queued(first, &mut rx, max_batch);
-        let outcomes = match connected(&mut writer, &config).await {
-            Ok(w) => w.commit(&batch).await,
-            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+    // A group whose first round trip went out while the last was answered.
+    let mut begun = None;
+    loop {
+        let (batch, stored) = match begun.take() {
+            Some(next) => next,
+            None => {
+                let Some(first) = rx.recv().await else {
+                    return;
+                };
+                let batch = take_queued(first, &mut rx, max_batch);
+                let stored = match connected(&mut writer, &config).await {
+                    Ok(w) => w.begin(&batch).await,
+                    Err(e) => Err(e),
+                };
+                (batch, stored)
+            }
         };
-        if writer.as_ref().is_some_and(|w| w.client.is_closed()) {
+        let Some(w) = writer.as_ref() else {
+            let e = stored.err().unwrap_or(PostgresError::WriterStopped);
+            let outcomes = batch.iter().map(|_| Err(e.clone())).collect();
+            answer_all(batch, outcomes, &counters);
+            continue;
+        };
+        let outcomes = w.finish(&batch, stored).await;
+        if w.client.is_closed() {
             writer = None;
+            answer_all(batch, outcomes, &counters);
+            continue;
         }
-        answer_all(batch, outcomes, &counters);
+        // The requests queued meanwhile are the next group. Its first round
+        // trip goes out before this group is answered (`join` polls in
+        // order), so the server reads the next lookups while the writer
+        // answers, instead of waiting for it.
+        let Ok(first) = rx.try_recv() else {
+            answer_all(batch, outcomes, &counters);
+            continue;
+        };
+        let next = take_queued(first, &mut rx, max_batch);
+        let (stored, ()) = join(w.begin(&next), async {
+            answer_all(batch, outcomes, &counters);
+        })
+        .await;
+        begun = Some((next, stored));
     }
+}
+
+/// What a group's plan needs from the tables: the highest sequence numbers
+/// and revisions of the persistence ids it writes.
+struct Stored {
+    highest: HashMap<String, i64>,
+    revisions: HashMap<String, i64>,
+    /// The last value of the journal's `ordering` identity, for [`Known`].
+    ordering: i64,
 }
 
 /// The writer's connection, opened again if it was lost.

@@ -134,3 +134,74 @@ async fn deleting_events_deletes_their_tag_rows() {
     assert_eq!(count, 1, "only event 4's tag row is left");
     assert_eq!(store.highest_sequence_nr(&pid).await.unwrap().value(), 4);
 }
+
+/// A group that fails on the server fails alone (the writer begins the
+/// next group before answering it), and the groups after it still run in
+/// transactions of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_failing_on_the_server_does_not_harm_the_next() {
+    let schema = TestSchema::new("failing_group");
+    let store = std::sync::Arc::new(schema.open().await);
+    // A row the writer does not know of: its insert of event 1 of "bad"
+    // breaks the unique constraint and fails its whole group.
+    schema
+        .client()
+        .await
+        .execute(
+            &format!(
+                "INSERT INTO {} (persistence_id, sequence_nr, serializer_id, manifest, payload, \
+                 tags, timestamp_ms, writer) VALUES ('bad', 1, 100, 'n', '', '{{}}', 0, 'x')",
+                schema.table("journal")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let bad = PersistenceId::new("bad").unwrap();
+    let pids: Vec<PersistenceId> = (0..300)
+        .map(|i| PersistenceId::new(&format!("p{i}")).unwrap())
+        .collect();
+    let mut writes = tokio::task::JoinSet::new();
+    for (i, pid) in pids.iter().enumerate() {
+        let (s, pid) = (store.clone(), pid.clone());
+        writes.spawn(async move { (i, s.write(vec![event(&pid, 1, "w")]).await) });
+        if i == 150 {
+            let (store, bad) = (store.clone(), bad.clone());
+            writes.spawn(async move { (usize::MAX, store.write(vec![event(&bad, 1, "w")]).await) });
+        }
+    }
+    let mut written = vec![false; pids.len()];
+    while let Some(done) = writes.join_next().await {
+        match done.unwrap() {
+            (usize::MAX, r) => assert!(matches!(r, Err(JournalError::Storage(_))), "{r:?}"),
+            (i, Ok(())) => written[i] = true,
+            (_, Err(e)) => assert!(matches!(e, JournalError::Storage(_)), "{e}"),
+        }
+    }
+    // Acknowledged means stored; failed means nothing stored.
+    for (pid, written) in pids.iter().zip(&written) {
+        let highest = store.highest_sequence_nr(pid).await.unwrap().value();
+        assert_eq!(highest, u64::from(*written), "{pid}");
+        let nr = if *written { 2 } else { 1 };
+        store.write(vec![event(pid, nr, "w")]).await.unwrap();
+    }
+    assert_eq!(store.highest_sequence_nr(&bad).await.unwrap().value(), 0);
+    // Every transaction held the lock and committed whole: no event
+    // outside the highest numbers.
+    let stray: i64 = schema
+        .client()
+        .await
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {} j LEFT JOIN {} h USING (persistence_id) \
+                 WHERE j.persistence_id <> 'bad' AND (h.highest IS NULL OR j.sequence_nr > h.highest)",
+                schema.table("journal"),
+                schema.table("journal_highest")
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stray, 0);
+}
