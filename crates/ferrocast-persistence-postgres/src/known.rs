@@ -3,12 +3,31 @@
 //!
 //! Another store (another process) on the same schema may write between
 //! two groups of this writer, so the numbers are only trusted after a
-//! check under the lock: every event insert takes values from the
-//! journal's `ordering` identity (cache 1, as created), and only event
-//! inserts change highest numbers. If the identity's last value is the one
-//! this writer's last commit left, nobody wrote events since and the
-//! numbers are current; otherwise they are forgotten and read again. A
-//! failed group forgets them too (its insert may have taken values).
+//! check under the lock. Every event insert takes values from the
+//! journal's `ordering` identity, and only event inserts change highest
+//! numbers. The schema creates the identity with `CACHE 1` and
+//! `INCREMENT 1`: then every value handed out, by any session, moves the
+//! identity's last value (`pg_sequence_last_value`) by one, committed or
+//! rolled back. A group that read `v` under the lock and inserted `n`
+//! events leaves it at exactly `v + n`; any other insert since, even one
+//! rolled back, leaves it higher. So if the next group finds `v + n`,
+//! nobody else wrote events and the numbers are current; otherwise they
+//! are forgotten and the logs read again.
+//!
+//! With a cache above 1, a session hands out values it fetched earlier
+//! without moving the last value, which then proves nothing: the writer
+//! reads the cache (and increment) with the last value in every group,
+//! and trusts nothing unless they are 1 (a schema created otherwise, or
+//! altered since, only costs the reads). Nor without the right to read
+//! the sequence (tables created by another role): then the writer reads
+//! every log, as it would without this module. Not detected: values other
+//! sessions cached before a cache was set back to 1 (restart them after
+//! such a change), and inserts that bypass the identity (`OVERRIDING
+//! SYSTEM VALUE`) or reset it (`setval`, `RESTART`).
+//!
+//! A failed group forgets everything (its insert may have taken values,
+//! its `COMMIT` may or may not have happened), and so does a reconnect
+//! (a new writer starts with nothing known).
 
 use std::collections::HashMap;
 
@@ -24,13 +43,18 @@ pub(crate) struct Known {
     /// The identity's last value after this writer's last commit; `None`
     /// when nothing is known.
     ordering: Option<i64>,
+    /// The last group found that another writer had written: with stores
+    /// of several nodes writing all the time, skipping reads would cost a
+    /// second round trip in most groups, so the next group reads every log
+    /// up front (and trusts again if nobody wrote since).
+    contended: bool,
 }
 
 impl Known {
     /// Of `logs`, those whose highest number a group must read with the
-    /// identity's value: all of them unless some are known.
+    /// identity's value: all of them unless some are trusted.
     pub(crate) fn to_read<'a>(&self, logs: &[&'a str]) -> Vec<&'a str> {
-        if self.ordering.is_none() {
+        if self.ordering.is_none() || self.contended {
             return logs.to_vec();
         }
         logs.iter()
@@ -40,47 +64,52 @@ impl Known {
     }
 
     /// Completes `highest`, read for [`Known::to_read`] of `logs` when the
-    /// identity's last value was `ordering`. Returns the logs whose numbers
-    /// must still be read: none if the known numbers are current, else
-    /// those that were not read (and everything known is forgotten).
+    /// identity's last value was `ordering` (`None`: not usable). Returns
+    /// the logs whose numbers must still be read: none if the known
+    /// numbers are current, else those that were not read (and everything
+    /// known is forgotten).
     pub(crate) fn complete<'a>(
         &mut self,
-        ordering: i64,
+        ordering: Option<i64>,
         logs: &[&'a str],
         highest: &mut HashMap<String, i64>,
     ) -> Vec<&'a str> {
-        if self.ordering == Some(ordering) {
+        if ordering.is_some() && self.ordering == ordering {
             for pid in logs {
                 if let Some(nr) = self.highest.get(*pid) {
-                    highest.insert((*pid).to_owned(), *nr);
+                    highest.entry((*pid).to_owned()).or_insert(*nr);
                 }
             }
+            self.contended = false;
             return Vec::new();
         }
-        let unread = if self.ordering.is_some() {
-            logs.iter()
-                .copied()
-                .filter(|pid| self.highest.contains_key(*pid))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // What `to_read` left out: nothing has changed since it was asked.
+        let read = self.to_read(logs);
+        let unread = logs
+            .iter()
+            .copied()
+            .filter(|pid| !read.contains(pid))
+            .collect();
+        let knew = self.ordering.is_some();
         self.forget();
+        self.contended = knew;
         unread
     }
 
-    /// A group committed: it found the identity at `ordering`, inserted
-    /// `inserted` events, and left these highest numbers.
+    /// A group committed: it found the identity at `ordering` (`None`: not
+    /// usable), inserted `inserted` events, and left these highest
+    /// numbers.
     pub(crate) fn committed<'a>(
         &mut self,
-        ordering: i64,
+        ordering: Option<i64>,
         inserted: usize,
         highest: impl IntoIterator<Item = (&'a str, i64)>,
     ) {
-        let Some(after) = i64::try_from(inserted)
-            .ok()
-            .and_then(|n| ordering.checked_add(n))
-        else {
+        let Some(after) = ordering.and_then(|ordering| {
+            i64::try_from(inserted)
+                .ok()
+                .and_then(|n| ordering.checked_add(n))
+        }) else {
             return self.forget();
         };
         if self.highest.len() > LIMIT {
@@ -95,6 +124,7 @@ impl Known {
     pub(crate) fn forget(&mut self) {
         self.highest.clear();
         self.ordering = None;
+        self.contended = false;
     }
 }
 
@@ -111,38 +141,77 @@ mod tests {
         let mut k = Known::default();
         assert_eq!(k.to_read(&["a", "b"]), ["a", "b"]);
         let mut read = map(&[("a", 3)]);
-        assert!(k.complete(7, &["a", "b"], &mut read).is_empty());
+        assert!(k.complete(Some(7), &["a", "b"], &mut read).is_empty());
         assert_eq!(read, map(&[("a", 3)]));
     }
 
     #[test]
     fn own_commits_are_known_while_the_identity_is_where_they_left_it() {
         let mut k = Known::default();
-        k.committed(7, 2, [("a", 4), ("b", 1)]);
+        k.committed(Some(7), 2, [("a", 4), ("b", 1)]);
         assert_eq!(k.to_read(&["a", "b", "c"]), ["c"]);
         let mut read = map(&[("c", 9)]);
-        assert!(k.complete(9, &["a", "b", "c"], &mut read).is_empty());
+        assert!(k.complete(Some(9), &["a", "b", "c"], &mut read).is_empty());
         assert_eq!(read, map(&[("a", 4), ("b", 1), ("c", 9)]));
+        // The next commit builds on it.
+        k.committed(Some(9), 1, [("c", 10)]);
+        assert!(k.to_read(&["a", "c"]).is_empty());
     }
 
     #[test]
     fn another_writer_makes_the_skipped_logs_be_read_and_everything_forgotten() {
         let mut k = Known::default();
-        k.committed(7, 2, [("a", 4), ("b", 1)]);
+        k.committed(Some(7), 2, [("a", 4), ("b", 1)]);
         let mut read = map(&[("c", 9)]);
-        assert_eq!(k.complete(10, &["a", "b", "c"], &mut read), ["a", "b"]);
+        assert_eq!(
+            k.complete(Some(10), &["a", "b", "c"], &mut read),
+            ["a", "b"]
+        );
         assert_eq!(read, map(&[("c", 9)]));
+        assert_eq!(k.to_read(&["a"]), ["a"]);
+    }
+
+    #[test]
+    fn after_another_writer_the_next_group_reads_everything_then_trusts_again() {
+        let mut k = Known::default();
+        k.committed(Some(7), 2, [("a", 4)]);
+        let mut read = HashMap::new();
+        assert_eq!(k.complete(Some(10), &["a"], &mut read), ["a"]);
+        k.committed(Some(10), 1, [("a", 6)]);
+        // Contended: read up front, so another writer again costs no
+        // second round trip.
+        assert_eq!(k.to_read(&["a"]), ["a"]);
+        let mut read = map(&[("a", 6)]);
+        assert!(k.complete(Some(12), &["a"], &mut read).is_empty());
+        k.committed(Some(12), 1, [("a", 7)]);
+        assert_eq!(k.to_read(&["a"]), ["a"]);
+        // Nobody wrote since: the read value stands, and trust is back.
+        let mut read = map(&[("a", 7)]);
+        assert!(k.complete(Some(13), &["a"], &mut read).is_empty());
+        assert_eq!(read, map(&[("a", 7)]));
+        k.committed(Some(13), 0, []);
+        assert!(k.to_read(&["a"]).is_empty());
+    }
+
+    #[test]
+    fn an_unusable_identity_trusts_nothing() {
+        let mut k = Known::default();
+        k.committed(None, 2, [("a", 4)]);
+        assert_eq!(k.to_read(&["a"]), ["a"]);
+        k.committed(Some(7), 2, [("a", 4)]);
+        let mut read = HashMap::new();
+        assert_eq!(k.complete(None, &["a"], &mut read), ["a"]);
         assert_eq!(k.to_read(&["a"]), ["a"]);
     }
 
     #[test]
     fn a_failed_group_forgets() {
         let mut k = Known::default();
-        k.committed(7, 2, [("a", 4)]);
+        k.committed(Some(7), 2, [("a", 4)]);
         k.forget();
         assert_eq!(k.to_read(&["a"]), ["a"]);
         let mut read = HashMap::new();
-        assert!(k.complete(9, &["a"], &mut read).is_empty());
+        assert!(k.complete(Some(9), &["a"], &mut read).is_empty());
         assert!(read.is_empty());
     }
 }

@@ -20,6 +20,7 @@
 //! # Layout
 //! - `store`: [`PostgresStore`], the three contracts over one schema.
 //! - `writer`: the writer (a thread of its own) and its group commit.
+//! - `statements`: the writer's prepared statements and how plan steps run.
 //! - `known`: the highest sequence numbers the writer need not read again.
 //! - `plan`: a group's writes decided in memory (conflicts, ranges) and
 //!   merged into a few statements.
@@ -50,6 +51,7 @@ mod known;
 mod plan;
 mod reads;
 mod schema;
+mod statements;
 mod store;
 mod writer;
 

@@ -27,8 +27,10 @@ fn tables(s: &str) -> String {
 CREATE TABLE IF NOT EXISTS "{s}".journal (
     -- The offset of queries by tag. Every write transaction holds the
     -- schema's advisory lock, so values are handed out in commit order;
-    -- an identity is never reused, even after deletion.
-    ordering       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- an identity is never reused, even after deletion. No cache: every
+    -- value handed out moves the last value, which tells the writer
+    -- whether anyone else wrote events (see known.rs).
+    ordering       BIGINT GENERATED ALWAYS AS IDENTITY (INCREMENT BY 1 CACHE 1) PRIMARY KEY,
     persistence_id TEXT   NOT NULL,
     sequence_nr    BIGINT NOT NULL,
     serializer_id  BIGINT NOT NULL,

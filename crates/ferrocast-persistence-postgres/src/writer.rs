@@ -16,7 +16,9 @@
 //! The writer remembers the highest numbers it committed ([`Known`]) and
 //! trusts them while the journal's identity shows that nobody else wrote
 //! events since; then a group reads only the logs it has not seen. If
-//! another store wrote, the logs skipped are read in one more round trip.
+//! another store wrote, the logs skipped are read in one more round trip
+//! (and the next group reads all its logs up front). The statements are
+//! in `statements`.
 //!
 //! The lock is taken in a statement of its own so that the `SELECT` after
 //! it (a new snapshot, READ COMMITTED) sees every commit of the previous
@@ -46,7 +48,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferrocast_persistence::backend::{
-    CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, millis, take_queued,
+    CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, take_queued,
 };
 use futures_util::future::{join, try_join, try_join4};
 use tokio::sync::{mpsc, oneshot};
@@ -55,35 +57,21 @@ use tokio_postgres::{Client, Statement};
 use crate::config::PostgresConfig;
 use crate::error::PostgresError;
 use crate::known::Known;
-use crate::plan::{self, EventRun, Step};
-use crate::schema::{self, lock_sql};
+use crate::plan::{self, Step};
+use crate::schema;
+use crate::statements::Statements;
 
 /// One write and where its outcome goes.
 pub(crate) type Request = WriteRequest<PostgresError>;
 
-/// The writer's connection and its statements, prepared once: a group
-/// runs a few statements, so preparing per group would double its round
-/// trips.
+/// The writer's connection, its statements, and what it knows of the logs
+/// on this connection (a new connection starts knowing nothing).
 struct Writer {
     client: Client,
-    /// `BEGIN` and the schema's advisory lock, sent as one simple query.
-    begin: String,
-    /// The last value the journal's `ordering` identity handed out.
-    ordering: Statement,
-    /// The highest numbers this writer committed, trusted while `ordering`
-    /// shows nobody else wrote (see [`Known`]).
+    statements: Statements,
+    /// The highest numbers this writer committed, trusted while the
+    /// journal's identity shows nobody else wrote (see [`Known`]).
     known: RefCell<Known>,
-    highest: Statement,
-    revisions: Statement,
-    insert_events: Statement,
-    /// `insert_events` for groups without tags, the common case: no tag
-    /// aggregation, join or `RETURNING` for the server to run.
-    insert_untagged: Statement,
-    delete_events: Statement,
-    save_snapshot: Statement,
-    delete_snapshots: Statement,
-    upsert_state: Statement,
-    delete_state: Statement,
 }
 
 impl Writer {
@@ -97,115 +85,9 @@ impl Writer {
         }
         let client = schema::connect(&named).await?;
         schema::create(&client, &config.schema).await?;
-        let s = &config.schema;
-        let sequence: String = client
-            .query_one(
-                "SELECT pg_get_serial_sequence($1, 'ordering')",
-                &[&format!(r#""{s}".journal"#)],
-            )
-            .await?
-            .try_get(0)?;
-        let prepare = |sql: String| {
-            let client = &client;
-            async move { client.prepare(&sql).await }
-        };
         Ok(Writer {
-            begin: format!("BEGIN; {};", lock_sql(s)),
-            ordering: prepare(format!(
-                "SELECT COALESCE(pg_sequence_last_value('{sequence}'::regclass), 0)"
-            ))
-            .await?,
+            statements: Statements::prepare(&client, &config.schema).await?,
             known: RefCell::new(Known::default()),
-            highest: prepare(format!(
-                r#"SELECT persistence_id, highest FROM "{s}".journal_highest
-                   WHERE persistence_id = ANY($1::text[])"#
-            ))
-            .await?,
-            revisions: prepare(format!(
-                r#"SELECT persistence_id, revision FROM "{s}".durable_state
-                   WHERE persistence_id = ANY($1::text[])"#
-            ))
-            .await?,
-            // One statement for a run of events: the events (offsets handed
-            // out in group order), their tags (gathered per event from the
-            // flat tag arrays) and the new highest numbers.
-            insert_events: prepare(format!(
-                r#"WITH g AS (
-                     SELECT i, array_agg(tag ORDER BY k) AS tags
-                     FROM UNNEST($8::text[], $9::int8[]) WITH ORDINALITY AS g(tag, i, k)
-                     GROUP BY i),
-                   ins AS (
-                     INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
-                                                manifest, payload, tags, timestamp_ms, writer)
-                     SELECT u.p, u.n, u.ser, u.m, u.pl, COALESCE(g.tags, '{{}}'), u.ts, u.w
-                     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
-                                 $6::int8[], $7::text[])
-                          WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
-                     LEFT JOIN g ON g.i = u.i
-                     ORDER BY u.i
-                     RETURNING ordering, tags),
-                   tagged AS (
-                     INSERT INTO "{s}".event_tags (tag, ordering)
-                     SELECT t.tag, ins.ordering FROM ins, unnest(ins.tags) AS t(tag)
-                     ON CONFLICT DO NOTHING)
-                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
-                   SELECT * FROM UNNEST($10::text[], $11::int8[])
-                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
-            ))
-            .await?,
-            insert_untagged: prepare(format!(
-                r#"WITH ins AS (
-                     INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
-                                                manifest, payload, tags, timestamp_ms, writer)
-                     SELECT u.p, u.n, u.ser, u.m, u.pl, '{{}}', u.ts, u.w
-                     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
-                                 $6::int8[], $7::text[])
-                          WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
-                     ORDER BY u.i)
-                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
-                   SELECT * FROM UNNEST($8::text[], $9::int8[])
-                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
-            ))
-            .await?,
-            // Tag rows are found by their key (tag, ordering) from the
-            // deleted events' own tags.
-            delete_events: prepare(format!(
-                r#"WITH gone AS (
-                     DELETE FROM "{s}".journal
-                     WHERE persistence_id = $1 AND sequence_nr <= $2
-                     RETURNING ordering, tags)
-                   DELETE FROM "{s}".event_tags e
-                   USING (SELECT t.tag, gone.ordering FROM gone, unnest(gone.tags) AS t(tag)) d
-                   WHERE e.tag = d.tag AND e.ordering = d.ordering"#
-            ))
-            .await?,
-            save_snapshot: prepare(format!(
-                r#"INSERT INTO "{s}".snapshots
-                   (persistence_id, sequence_nr, serializer_id, manifest, payload, timestamp_ms)
-                   VALUES ($1, $2, $3, $4, $5, $6)
-                   ON CONFLICT (persistence_id, sequence_nr) DO UPDATE SET
-                     serializer_id = excluded.serializer_id, manifest = excluded.manifest,
-                     payload = excluded.payload, timestamp_ms = excluded.timestamp_ms"#
-            ))
-            .await?,
-            delete_snapshots: prepare(format!(
-                r#"DELETE FROM "{s}".snapshots WHERE persistence_id = $1 AND sequence_nr <= $2"#
-            ))
-            .await?,
-            upsert_state: prepare(format!(
-                r#"INSERT INTO "{s}".durable_state
-                   (persistence_id, revision, serializer_id, manifest, payload, tag, timestamp_ms)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)
-                   ON CONFLICT (persistence_id) DO UPDATE SET
-                     revision = excluded.revision, serializer_id = excluded.serializer_id,
-                     manifest = excluded.manifest, payload = excluded.payload,
-                     tag = excluded.tag, timestamp_ms = excluded.timestamp_ms"#
-            ))
-            .await?,
-            delete_state: prepare(format!(
-                r#"DELETE FROM "{s}".durable_state WHERE persistence_id = $1"#
-            ))
-            .await?,
             client,
         })
     }
@@ -215,15 +97,13 @@ impl Writer {
     async fn begin(&self, batch: &[Request]) -> Result<Stored, PostgresError> {
         let (logs, states) = plan::lookups(batch.iter().map(|r| &r.op));
         let to_read = self.known.borrow().to_read(&logs);
+        let st = &self.statements;
         // `try_join4` polls in order, so the requests go out in this order.
         let ((), ordering, mut highest, revisions) = try_join4(
-            async { Ok(self.client.batch_execute(&self.begin).await?) },
-            async {
-                let row = self.client.query_one(&self.ordering, &[]).await?;
-                Ok(row.try_get::<_, i64>(0)?)
-            },
-            self.stored(&self.highest, &to_read),
-            self.stored(&self.revisions, &states),
+            async { Ok(self.client.batch_execute(&st.begin).await?) },
+            self.ordering(),
+            self.stored(&st.highest, &to_read),
+            self.stored(&st.revisions, &states),
         )
         .await?;
         let unread = self
@@ -232,12 +112,23 @@ impl Writer {
             .complete(ordering, &logs, &mut highest);
         // Another writer wrote since this one's last commit: rare, one more
         // round trip.
-        highest.extend(self.stored(&self.highest, &unread).await?);
+        highest.extend(self.stored(&st.highest, &unread).await?);
         Ok(Stored {
             highest,
             revisions,
             ordering,
         })
+    }
+
+    /// The journal identity's last value, if it can be trusted.
+    async fn ordering(&self) -> Result<Option<i64>, PostgresError> {
+        let Some(statement) = &self.statements.ordering else {
+            return Ok(None);
+        };
+        match self.client.query_opt(statement, &[]).await? {
+            Some(row) => Ok(row.try_get(0)?),
+            None => Ok(None),
+        }
     }
 
     /// The rest of the transaction [`Writer::begin`] began (or the error it
@@ -255,7 +146,8 @@ impl Writer {
         match result {
             Ok(outcomes) => outcomes,
             Err(e) => {
-                // Its insert may have taken identity values.
+                // Its insert may have taken identity values, its `COMMIT`
+                // may have happened or not.
                 self.known.borrow_mut().forget();
                 // Fails harmlessly if the transaction never began or ended.
                 let _ = self.client.batch_execute("ROLLBACK").await;
@@ -276,16 +168,18 @@ impl Writer {
             stored.highest,
             stored.revisions,
         );
-        let commit = async { Ok(self.client.batch_execute("COMMIT").await?) };
+        let (c, st) = (&self.client, &self.statements);
+        let commit = async { Ok(c.batch_execute("COMMIT").await?) };
         match plan.steps.split_last() {
             None => commit.await?,
             Some((last, before)) => {
                 for step in before {
-                    self.run(step).await?;
+                    st.run(c, step).await?;
                 }
-                try_join(self.run(last), commit).await?;
+                try_join(st.run(c, last), commit).await?;
             }
         }
+        // Committed: only now does the writer know these numbers.
         let runs = plan.steps.iter().filter_map(|step| match step {
             Step::Events(run) => Some(run),
             _ => None,
@@ -312,124 +206,6 @@ impl Writer {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
     }
-
-    async fn run(&self, step: &Step<'_>) -> Result<(), PostgresError> {
-        let c = &self.client;
-        match step {
-            Step::Events(run) => self.insert_events(run).await,
-            Step::DeleteEvents(pid, to) => {
-                c.execute(&self.delete_events, &[&pid.as_str(), to]).await?;
-                Ok(())
-            }
-            Step::SaveSnapshot(s, nr) => {
-                c.execute(
-                    &self.save_snapshot,
-                    &[
-                        &s.metadata.persistence_id.as_str(),
-                        nr,
-                        &i64::from(s.payload.serializer.value()),
-                        &s.payload.manifest.as_str(),
-                        &s.payload.bytes,
-                        &millis(s.metadata.timestamp),
-                    ],
-                )
-                .await?;
-                Ok(())
-            }
-            Step::DeleteSnapshots(pid, max) => {
-                c.execute(&self.delete_snapshots, &[&pid.as_str(), max])
-                    .await?;
-                Ok(())
-            }
-            Step::UpsertState(r, revision) => {
-                c.execute(
-                    &self.upsert_state,
-                    &[
-                        &r.persistence_id.as_str(),
-                        revision,
-                        &i64::from(r.payload.serializer.value()),
-                        &r.payload.manifest.as_str(),
-                        &r.payload.bytes,
-                        &r.tag.as_ref().map(|t| t.as_str()),
-                        &millis(r.timestamp),
-                    ],
-                )
-                .await?;
-                Ok(())
-            }
-            Step::DeleteState(pid) => {
-                c.execute(&self.delete_state, &[&pid.as_str()]).await?;
-                Ok(())
-            }
-        }
-    }
-
-    /// Every event of `run` in one statement, as parallel arrays. Sends
-    /// its request when first polled (pipelining relies on it).
-    async fn insert_events(&self, run: &EventRun<'_>) -> Result<(), PostgresError> {
-        let n = run.events.len();
-        let mut pids = Vec::with_capacity(n);
-        let mut nrs = Vec::with_capacity(n);
-        let mut serializers = Vec::with_capacity(n);
-        let mut manifests = Vec::with_capacity(n);
-        let mut payloads = Vec::with_capacity(n);
-        let mut times = Vec::with_capacity(n);
-        let mut writers = Vec::with_capacity(n);
-        // Flat: each tag with the (1-based) position of its event.
-        let (mut tags, mut tagged) = (Vec::new(), Vec::new());
-        for (i, (e, nr)) in (1i64..).zip(&run.events) {
-            pids.push(e.persistence_id.as_str());
-            nrs.push(*nr);
-            serializers.push(i64::from(e.payload.serializer.value()));
-            manifests.push(e.payload.manifest.as_str());
-            payloads.push(e.payload.bytes.as_slice());
-            times.push(millis(e.timestamp));
-            writers.push(e.writer.as_str());
-            for t in &e.tags {
-                tags.push(t.as_str());
-                tagged.push(i);
-            }
-        }
-        let (logs, highest): (Vec<&str>, Vec<i64>) = run.highest.iter().copied().unzip();
-        if tags.is_empty() {
-            self.client
-                .execute(
-                    &self.insert_untagged,
-                    &[
-                        &pids,
-                        &nrs,
-                        &serializers,
-                        &manifests,
-                        &payloads,
-                        &times,
-                        &writers,
-                        &logs,
-                        &highest,
-                    ],
-                )
-                .await?;
-            return Ok(());
-        }
-        self.client
-            .execute(
-                &self.insert_events,
-                &[
-                    &pids,
-                    &nrs,
-                    &serializers,
-                    &manifests,
-                    &payloads,
-                    &times,
-                    &writers,
-                    &tags,
-                    &tagged,
-                    &logs,
-                    &highest,
-                ],
-            )
-            .await?;
-        Ok(())
-    }
 }
 
 /// Starts the writer on a thread of its own, on a new connection (creating
@@ -449,13 +225,21 @@ pub(crate) async fn start(
     let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
     let (ready_tx, ready_rx) = oneshot::channel();
     let config = config.clone();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| PostgresError::WriterStart(Arc::new(e)))?;
     std::thread::Builder::new()
         .name("ferrocast-pg-writer".to_owned())
         .spawn(move || {
+            // Built and dropped here: a runtime dropped on the caller's
+            // runtime (were the thread not to start) would panic.
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(PostgresError::WriterStart(Arc::new(e))));
+                    return;
+                }
+            };
             runtime.block_on(async move {
                 match Writer::open(&config).await {
                     Ok(writer) => {
@@ -532,8 +316,9 @@ async fn serve(
 struct Stored {
     highest: HashMap<String, i64>,
     revisions: HashMap<String, i64>,
-    /// The last value of the journal's `ordering` identity, for [`Known`].
-    ordering: i64,
+    /// The last value of the journal's `ordering` identity, for [`Known`]
+    /// (`None`: it proves nothing).
+    ordering: Option<i64>,
 }
 
 /// The writer's connection, opened again if it was lost.

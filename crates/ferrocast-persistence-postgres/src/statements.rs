@@ -1,0 +1,274 @@
+//! [`Statements`]: the writer's statements, prepared once per connection
+//! (a group runs a few statements, so preparing per group would double
+//! its round trips), and how a plan's [`Step`]s run on them.
+
+use tokio_postgres::{Client, Statement};
+
+use ferrocast_persistence::backend::millis;
+
+use crate::error::PostgresError;
+use crate::plan::{EventRun, Step};
+use crate::schema::lock_sql;
+
+/// The writer's statements for one schema, on one connection.
+pub(crate) struct Statements {
+    /// `BEGIN` and the schema's advisory lock, sent as one simple query.
+    pub(crate) begin: String,
+    /// The journal identity's last value, `NULL` when it proves nothing
+    /// (a cache or increment other than 1, or no right to read it; see
+    /// `known`). `None` if the journal has no identity sequence.
+    pub(crate) ordering: Option<Statement>,
+    /// The highest sequence numbers of `$1` (persistence ids).
+    pub(crate) highest: Statement,
+    /// The durable-state revisions of `$1` (persistence ids).
+    pub(crate) revisions: Statement,
+    insert_events: Statement,
+    /// `insert_events` for groups without tags, the common case: no tag
+    /// aggregation, join or `RETURNING` for the server to run.
+    insert_untagged: Statement,
+    delete_events: Statement,
+    save_snapshot: Statement,
+    delete_snapshots: Statement,
+    upsert_state: Statement,
+    delete_state: Statement,
+}
+
+impl Statements {
+    /// Prepares the statements of schema `s` (its tables exist).
+    pub(crate) async fn prepare(client: &Client, s: &str) -> Result<Self, PostgresError> {
+        let sequence: Option<String> = client
+            .query_one(
+                "SELECT pg_get_serial_sequence($1, 'ordering')",
+                &[&format!(r#""{s}".journal"#)],
+            )
+            .await?
+            .try_get(0)?;
+        let prepare = |sql: String| async move { client.prepare(&sql).await };
+        let ordering = match sequence.map(|name| name.replace('\'', "''")) {
+            // The value is read only where it can be trusted: reading it
+            // without the right would fail the group.
+            Some(sequence) => Some(
+                prepare(format!(
+                    "SELECT CASE WHEN s.seqcache = 1 AND s.seqincrement = 1
+                                  AND has_sequence_privilege(s.seqrelid, 'SELECT,USAGE')
+                             THEN COALESCE(pg_sequence_last_value(s.seqrelid), 0) END
+                     FROM pg_catalog.pg_sequence s
+                     WHERE s.seqrelid = '{sequence}'::regclass"
+                ))
+                .await?,
+            ),
+            None => None,
+        };
+        Ok(Statements {
+            begin: format!("BEGIN; {};", lock_sql(s)),
+            ordering,
+            highest: prepare(format!(
+                r#"SELECT persistence_id, highest FROM "{s}".journal_highest
+                   WHERE persistence_id = ANY($1::text[])"#
+            ))
+            .await?,
+            revisions: prepare(format!(
+                r#"SELECT persistence_id, revision FROM "{s}".durable_state
+                   WHERE persistence_id = ANY($1::text[])"#
+            ))
+            .await?,
+            // One statement for a run of events: the events (offsets handed
+            // out in group order), their tags (gathered per event from the
+            // flat tag arrays) and the new highest numbers.
+            insert_events: prepare(format!(
+                r#"WITH g AS (
+                     SELECT i, array_agg(tag ORDER BY k) AS tags
+                     FROM UNNEST($8::text[], $9::int8[]) WITH ORDINALITY AS g(tag, i, k)
+                     GROUP BY i),
+                   ins AS (
+                     INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
+                                                manifest, payload, tags, timestamp_ms, writer)
+                     SELECT u.p, u.n, u.ser, u.m, u.pl, COALESCE(g.tags, '{{}}'), u.ts, u.w
+                     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
+                                 $6::int8[], $7::text[])
+                          WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
+                     LEFT JOIN g ON g.i = u.i
+                     ORDER BY u.i
+                     RETURNING ordering, tags),
+                   tagged AS (
+                     INSERT INTO "{s}".event_tags (tag, ordering)
+                     SELECT t.tag, ins.ordering FROM ins, unnest(ins.tags) AS t(tag)
+                     ON CONFLICT DO NOTHING)
+                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
+                   SELECT * FROM UNNEST($10::text[], $11::int8[])
+                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
+            ))
+            .await?,
+            insert_untagged: prepare(format!(
+                r#"WITH ins AS (
+                     INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
+                                                manifest, payload, tags, timestamp_ms, writer)
+                     SELECT u.p, u.n, u.ser, u.m, u.pl, '{{}}', u.ts, u.w
+                     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
+                                 $6::int8[], $7::text[])
+                          WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
+                     ORDER BY u.i)
+                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
+                   SELECT * FROM UNNEST($8::text[], $9::int8[])
+                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
+            ))
+            .await?,
+            // Tag rows are found by their key (tag, ordering) from the
+            // deleted events' own tags.
+            delete_events: prepare(format!(
+                r#"WITH gone AS (
+                     DELETE FROM "{s}".journal
+                     WHERE persistence_id = $1 AND sequence_nr <= $2
+                     RETURNING ordering, tags)
+                   DELETE FROM "{s}".event_tags e
+                   USING (SELECT t.tag, gone.ordering FROM gone, unnest(gone.tags) AS t(tag)) d
+                   WHERE e.tag = d.tag AND e.ordering = d.ordering"#
+            ))
+            .await?,
+            save_snapshot: prepare(format!(
+                r#"INSERT INTO "{s}".snapshots
+                   (persistence_id, sequence_nr, serializer_id, manifest, payload, timestamp_ms)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (persistence_id, sequence_nr) DO UPDATE SET
+                     serializer_id = excluded.serializer_id, manifest = excluded.manifest,
+                     payload = excluded.payload, timestamp_ms = excluded.timestamp_ms"#
+            ))
+            .await?,
+            delete_snapshots: prepare(format!(
+                r#"DELETE FROM "{s}".snapshots WHERE persistence_id = $1 AND sequence_nr <= $2"#
+            ))
+            .await?,
+            upsert_state: prepare(format!(
+                r#"INSERT INTO "{s}".durable_state
+                   (persistence_id, revision, serializer_id, manifest, payload, tag, timestamp_ms)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (persistence_id) DO UPDATE SET
+                     revision = excluded.revision, serializer_id = excluded.serializer_id,
+                     manifest = excluded.manifest, payload = excluded.payload,
+                     tag = excluded.tag, timestamp_ms = excluded.timestamp_ms"#
+            ))
+            .await?,
+            delete_state: prepare(format!(
+                r#"DELETE FROM "{s}".durable_state WHERE persistence_id = $1"#
+            ))
+            .await?,
+        })
+    }
+
+    /// Runs one step of a plan on `c`, inside the group's transaction.
+    /// Sends its request when first polled (pipelining relies on it).
+    pub(crate) async fn run(&self, c: &Client, step: &Step<'_>) -> Result<(), PostgresError> {
+        match step {
+            Step::Events(run) => self.insert_events(c, run).await,
+            Step::DeleteEvents(pid, to) => {
+                c.execute(&self.delete_events, &[&pid.as_str(), to]).await?;
+                Ok(())
+            }
+            Step::SaveSnapshot(s, nr) => {
+                c.execute(
+                    &self.save_snapshot,
+                    &[
+                        &s.metadata.persistence_id.as_str(),
+                        nr,
+                        &i64::from(s.payload.serializer.value()),
+                        &s.payload.manifest.as_str(),
+                        &s.payload.bytes,
+                        &millis(s.metadata.timestamp),
+                    ],
+                )
+                .await?;
+                Ok(())
+            }
+            Step::DeleteSnapshots(pid, max) => {
+                c.execute(&self.delete_snapshots, &[&pid.as_str(), max])
+                    .await?;
+                Ok(())
+            }
+            Step::UpsertState(r, revision) => {
+                c.execute(
+                    &self.upsert_state,
+                    &[
+                        &r.persistence_id.as_str(),
+                        revision,
+                        &i64::from(r.payload.serializer.value()),
+                        &r.payload.manifest.as_str(),
+                        &r.payload.bytes,
+                        &r.tag.as_ref().map(|t| t.as_str()),
+                        &millis(r.timestamp),
+                    ],
+                )
+                .await?;
+                Ok(())
+            }
+            Step::DeleteState(pid) => {
+                c.execute(&self.delete_state, &[&pid.as_str()]).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Every event of `run` in one statement, as parallel arrays. Sends
+    /// its request when first polled (pipelining relies on it).
+    async fn insert_events(&self, c: &Client, run: &EventRun<'_>) -> Result<(), PostgresError> {
+        let n = run.events.len();
+        let mut pids = Vec::with_capacity(n);
+        let mut nrs = Vec::with_capacity(n);
+        let mut serializers = Vec::with_capacity(n);
+        let mut manifests = Vec::with_capacity(n);
+        let mut payloads = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        let mut writers = Vec::with_capacity(n);
+        // Flat: each tag with the (1-based) position of its event.
+        let (mut tags, mut tagged) = (Vec::new(), Vec::new());
+        for (i, (e, nr)) in (1i64..).zip(&run.events) {
+            pids.push(e.persistence_id.as_str());
+            nrs.push(*nr);
+            serializers.push(i64::from(e.payload.serializer.value()));
+            manifests.push(e.payload.manifest.as_str());
+            payloads.push(e.payload.bytes.as_slice());
+            times.push(millis(e.timestamp));
+            writers.push(e.writer.as_str());
+            for t in &e.tags {
+                tags.push(t.as_str());
+                tagged.push(i);
+            }
+        }
+        let (logs, highest): (Vec<&str>, Vec<i64>) = run.highest.iter().copied().unzip();
+        if tags.is_empty() {
+            c.execute(
+                &self.insert_untagged,
+                &[
+                    &pids,
+                    &nrs,
+                    &serializers,
+                    &manifests,
+                    &payloads,
+                    &times,
+                    &writers,
+                    &logs,
+                    &highest,
+                ],
+            )
+            .await?;
+            return Ok(());
+        }
+        c.execute(
+            &self.insert_events,
+            &[
+                &pids,
+                &nrs,
+                &serializers,
+                &manifests,
+                &payloads,
+                &times,
+                &writers,
+                &tags,
+                &tagged,
+                &logs,
+                &highest,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
