@@ -104,7 +104,10 @@ pub(crate) async fn connect(config: &PostgresConfig) -> Result<Client, PostgresE
 /// catalog.
 pub(crate) async fn create(client: &Client, schema: &str) -> Result<(), PostgresError> {
     client
-        .batch_execute(&format!("BEGIN; {};", lock_sql(schema)))
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; {};",
+            lock_sql(schema)
+        ))
         .await?;
     let result = async {
         // `CREATE SCHEMA IF NOT EXISTS` needs the CREATE privilege even when

@@ -12,7 +12,8 @@ use crate::schema::lock_sql;
 
 /// The writer's statements for one schema, on one connection.
 pub(crate) struct Statements {
-    /// `BEGIN` and the schema's advisory lock, sent as one simple query.
+    /// `BEGIN` (READ COMMITTED) and the schema's advisory lock, sent as
+    /// one simple query.
     pub(crate) begin: String,
     /// The journal identity's last value, `NULL` when it proves nothing
     /// (a cache or increment other than 1, or no right to read it; see
@@ -60,7 +61,11 @@ impl Statements {
             None => None,
         };
         Ok(Statements {
-            begin: format!("BEGIN; {};", lock_sql(s)),
+            // READ COMMITTED whatever the server's default: under a
+            // stricter level the statement waiting for the lock would take
+            // the transaction's snapshot, before the previous holder's
+            // commit, and the reads after it would not see that commit.
+            begin: format!("BEGIN ISOLATION LEVEL READ COMMITTED; {};", lock_sql(s)),
             ordering,
             highest: prepare(format!(
                 r#"SELECT persistence_id, highest FROM "{s}".journal_highest

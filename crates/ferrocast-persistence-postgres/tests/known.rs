@@ -182,3 +182,66 @@ async fn a_group_failing_at_commit_is_not_remembered() {
     assert_eq!(numbers(&store, &boom).await, [1]);
     assert_eq!(numbers(&store, &p).await, [1, 2]);
 }
+
+/// The server's default isolation may be stricter than READ COMMITTED: a
+/// transaction's snapshot would then be taken by the statement that waits
+/// for the lock, before the previous holder committed. The writer must
+/// still see that commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stricter_default_isolation_still_sees_the_previous_lock_holder() {
+    let schema = TestSchema::new("known_isolation");
+    let mut config = schema.config();
+    config
+        .connection
+        .options("-c default_transaction_isolation=repeatable\\ read");
+    let store = std::sync::Arc::new(PostgresStore::open(config).await.unwrap());
+    let p = pid("p");
+    write(&store, &p, 1..=1).await;
+
+    // Another writer holds the schema's lock (the store's class, "fcst").
+    let other = schema.client().await;
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(1717793652, hashtext('{}'))",
+            schema.name
+        ))
+        .await
+        .unwrap();
+    let waiting = {
+        let store = store.clone();
+        let p = p.clone();
+        tokio::spawn(async move { store.write(vec![event(&p, 2)]).await })
+    };
+    // Until the writer waits for the lock (no sleep: each look is a round
+    // trip to the server).
+    let admin = schema.client().await;
+    loop {
+        let waiters: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                 WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = $1",
+                &[&format!("ferrocast writer {}", schema.name)],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiters > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    other
+        .batch_execute(&format!(
+            "INSERT INTO {} (persistence_id, sequence_nr, serializer_id, manifest, payload, \
+             tags, timestamp_ms, writer) VALUES ('p', 2, 100, 'n', '', '{{}}', 0, 'x'); \
+             INSERT INTO {} (persistence_id, highest) VALUES ('p', 2) \
+             ON CONFLICT (persistence_id) DO UPDATE SET highest = 2; COMMIT",
+            schema.table("journal"),
+            schema.table("journal_highest")
+        ))
+        .await
+        .unwrap();
+    assert_conflict(waiting.await.unwrap(), 3);
+    write(&store, &p, 3..=3).await;
+    assert_eq!(numbers(&store, &p).await, [1, 2, 3]);
+}
