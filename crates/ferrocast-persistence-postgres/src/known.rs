@@ -63,6 +63,13 @@ impl Known {
             .collect()
     }
 
+    /// The highest number of `pid`, if the writer trusts one: only between
+    /// a [`Known::complete`] that found the identity where this writer left
+    /// it and the group's end (otherwise nothing is kept).
+    pub(crate) fn get(&self, pid: &str) -> Option<i64> {
+        self.highest.get(pid).copied()
+    }
+
     /// Completes `highest`, read for [`Known::to_read`] of `logs` when the
     /// identity's last value was `ordering` (`None`: not usable). Returns
     /// the logs whose numbers must still be read: none if the known

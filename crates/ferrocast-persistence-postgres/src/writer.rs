@@ -33,6 +33,14 @@
 //! answers the group just committed: the server reads the next group's
 //! lookups while the writer wakes hundreds of callers, rather than sit idle.
 //!
+//! When the first line's answer is back, the requests queued meanwhile join
+//! the group before it is planned (`Writer::take_in`): with one write in
+//! flight per entity, the entities answered by the last commit send their
+//! next writes while the lookups travel, and would otherwise form a group
+//! of their own (groups of half the entities, twice the commits). Their
+//! highest numbers come from what the writer trusts, or from one more
+//! round trip under the lock.
+//!
 //! Nothing waits to fill a batch: under light load a batch is one request,
 //! under heavy load it grows by itself while the previous commit runs. If
 //! a statement or the commit fails, the transaction is rolled back and
@@ -48,7 +56,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferrocast_persistence::backend::{
-    CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, take_queued,
+    CommitCounters, WriteOutcome as Outcome, WriteRequest, answer_all, take_more, take_queued,
 };
 use futures_util::future::{join, try_join, try_join4};
 use tokio::sync::{mpsc, oneshot};
@@ -118,6 +126,57 @@ impl Writer {
             revisions,
             ordering,
         })
+    }
+
+    /// After the first round trip, before the plan: the requests queued
+    /// meanwhile join the group (`take_more`), so that entities answered
+    /// by the last commit, which send their next write while this group's
+    /// lookups travel, share this commit instead of waiting for the next.
+    /// What they need that the group has not read comes from the numbers
+    /// the writer trusts (see [`Known::get`]), else from one more round
+    /// trip under the lock; requests queued during that one join too,
+    /// until none are queued or the group is full.
+    async fn take_in(
+        &self,
+        batch: &mut Vec<Request>,
+        rx: &mut mpsc::Receiver<Request>,
+        max: usize,
+        stored: &mut Stored,
+    ) -> Result<(), PostgresError> {
+        loop {
+            let old = batch.len();
+            if !take_more(batch, rx, max) {
+                return Ok(());
+            }
+            let (logs, states) = plan::lookups(batch[old..].iter().map(|r| &r.op));
+            let mut to_read = Vec::new();
+            {
+                let known = self.known.borrow();
+                for pid in logs {
+                    if stored.highest.contains_key(pid) {
+                        continue;
+                    }
+                    match known.get(pid) {
+                        Some(nr) => {
+                            stored.highest.insert(pid.to_owned(), nr);
+                        }
+                        None => to_read.push(pid),
+                    }
+                }
+            }
+            let states: Vec<&str> = states
+                .into_iter()
+                .filter(|pid| !stored.revisions.contains_key(*pid))
+                .collect();
+            let st = &self.statements;
+            let (highest, revisions) = try_join(
+                self.stored(&st.highest, &to_read),
+                self.stored(&st.revisions, &states),
+            )
+            .await?;
+            stored.highest.extend(highest);
+            stored.revisions.extend(revisions);
+        }
     }
 
     /// The journal identity's last value, if it can be trusted.
@@ -268,7 +327,7 @@ async fn serve(
     // A group whose first round trip went out while the last was answered.
     let mut begun = None;
     loop {
-        let (batch, stored) = match begun.take() {
+        let (mut batch, stored) = match begun.take() {
             Some(next) => next,
             None => {
                 let Some(first) = rx.recv().await else {
@@ -287,6 +346,13 @@ async fn serve(
             let outcomes = batch.iter().map(|_| Err(e.clone())).collect();
             answer_all(batch, outcomes, &counters);
             continue;
+        };
+        let stored = match stored {
+            Ok(mut stored) => w
+                .take_in(&mut batch, &mut rx, max_batch, &mut stored)
+                .await
+                .map(|()| stored),
+            Err(e) => Err(e),
         };
         let outcomes = w.finish(&batch, stored).await;
         if w.client.is_closed() {
