@@ -13,9 +13,9 @@
 //! - Replay: in one read transaction, one `SELECT` per index level (older level first),
 //!   each row by its ordering, every column read into owned values.
 //!
-//! It skips what the library does on top: the sequence-number check read before a write
-//! (the `UNIQUE` constraint still holds), savepoints per request, the writer thread and its
-//! channel, actors, asks, serialization and paging.
+//! It skips what the library does on top: the sequence-number check before a write (the
+//! index levels' primary keys still refuse a duplicate), the writer thread and its channel,
+//! actors, asks, serialization and paging.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
