@@ -1,0 +1,123 @@
+//! Requests queued while a group's first round trip travels join that
+//! group: the writer's `BEGIN` waits here for the schema's lock, held by
+//! another session, while more writes queue (to logs and states the writer
+//! knows and does not know, and one that conflicts); once the lock is
+//! free, all of them share one commit, each with its own outcome.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use common::{TestSchema, event};
+use ferrocast_persistence::{
+    DurableStateRecord, DurableStateStore, Journal, JournalError, Payload, PersistenceId, Revision,
+    SequenceNr, SerializerId,
+};
+use ferrocast_persistence_postgres::PostgresStore;
+
+fn pid(name: &str) -> PersistenceId {
+    PersistenceId::new(name).unwrap()
+}
+
+/// Until the store's writer waits for the schema's lock (no sleep: each
+/// look is a round trip to the server).
+async fn until_the_writer_waits(schema: &TestSchema) {
+    let admin = schema.client().await;
+    loop {
+        let waiters: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                 WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = $1",
+                &[&format!("ferrocast writer {}", schema.name)],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiters > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+// Current-thread: a spawned write has queued its request once the test
+// task has yielded (its channel has room), so what queues is known.
+#[tokio::test]
+async fn writes_queued_during_the_first_round_trip_share_its_commit() {
+    let schema = TestSchema::new("take_in");
+    let store = Arc::new(schema.open().await);
+    let (known, unknown, state) = (pid("known"), pid("unknown"), pid("state"));
+    store.write(vec![event(&known, 1)]).await.unwrap();
+    let before = store.commit_stats();
+
+    // Another writer holds the schema's lock (the store's class, "fcst").
+    let other = schema.client().await;
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(1717793652, hashtext('{}'))",
+            schema.name
+        ))
+        .await
+        .unwrap();
+    let spawn_write = |events: Vec<_>| {
+        let store: Arc<PostgresStore> = store.clone();
+        tokio::spawn(async move { store.write(events).await })
+    };
+    let first = spawn_write(vec![event(&known, 2)]);
+    until_the_writer_waits(&schema).await;
+    let queued = [
+        spawn_write(vec![event(&known, 3), event(&known, 4)]),
+        spawn_write(vec![event(&unknown, 1)]),
+        // `unknown2` has no events: 5 does not continue it.
+        spawn_write(vec![event(&pid("unknown2"), 5)]),
+    ];
+    let upsert = {
+        let store = store.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            store
+                .upsert(DurableStateRecord {
+                    persistence_id: state,
+                    revision: Revision::new(1),
+                    payload: Payload::new(SerializerId::new(100), "s", vec![1]),
+                    tag: None,
+                    timestamp: SystemTime::UNIX_EPOCH,
+                })
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    other.batch_execute("COMMIT").await.unwrap();
+
+    first.await.unwrap().unwrap();
+    let [k, u, conflict] = queued;
+    k.await.unwrap().unwrap();
+    u.await.unwrap().unwrap();
+    match conflict.await.unwrap() {
+        Err(JournalError::SequenceConflict { expected, .. }) => {
+            assert_eq!(expected, SequenceNr::new(1));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    upsert.await.unwrap().unwrap();
+    let after = store.commit_stats();
+    assert_eq!(
+        (
+            after.commits - before.commits,
+            after.requests - before.requests
+        ),
+        (1, 5),
+        "one group of five requests"
+    );
+    assert_eq!(
+        store.highest_sequence_nr(&known).await.unwrap(),
+        SequenceNr::new(4)
+    );
+    assert_eq!(
+        store.highest_sequence_nr(&unknown).await.unwrap(),
+        SequenceNr::new(1)
+    );
+    let stored = store.get(&state).await.unwrap().unwrap();
+    assert_eq!(stored.revision, Revision::new(1));
+}
