@@ -198,38 +198,14 @@ async fn a_stricter_default_isolation_still_sees_the_previous_lock_holder() {
     let p = pid("p");
     write(&store, &p, 1..=1).await;
 
-    // Another writer holds the schema's lock (the store's class, "fcst").
-    let other = schema.client().await;
-    other
-        .batch_execute(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(1717793652, hashtext('{}'))",
-            schema.name
-        ))
-        .await
-        .unwrap();
+    // Another writer holds the schema's lock.
+    let other = schema.hold_lock().await;
     let waiting = {
         let store = store.clone();
         let p = p.clone();
         tokio::spawn(async move { store.write(vec![event(&p, 2)]).await })
     };
-    // Until the writer waits for the lock (no sleep: each look is a round
-    // trip to the server).
-    let admin = schema.client().await;
-    loop {
-        let waiters: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-                 WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = $1",
-                &[&format!("ferrocast writer {}", schema.name)],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiters > 0 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    schema.until_the_writer_waits().await;
     other
         .batch_execute(&format!(
             "INSERT INTO {} (persistence_id, sequence_nr, serializer_id, manifest, payload, \

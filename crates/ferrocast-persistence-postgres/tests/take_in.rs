@@ -20,27 +20,6 @@ fn pid(name: &str) -> PersistenceId {
     PersistenceId::new(name).unwrap()
 }
 
-/// Until the store's writer waits for the schema's lock (no sleep: each
-/// look is a round trip to the server).
-async fn until_the_writer_waits(schema: &TestSchema) {
-    let admin = schema.client().await;
-    loop {
-        let waiters: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-                 WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = $1",
-                &[&format!("ferrocast writer {}", schema.name)],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiters > 0 {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
 // Current-thread: a spawned write has queued its request once the test
 // task has yielded (its channel has room), so what queues is known.
 #[tokio::test]
@@ -51,21 +30,13 @@ async fn writes_queued_during_the_first_round_trip_share_its_commit() {
     store.write(vec![event(&known, 1)]).await.unwrap();
     let before = store.commit_stats();
 
-    // Another writer holds the schema's lock (the store's class, "fcst").
-    let other = schema.client().await;
-    other
-        .batch_execute(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(1717793652, hashtext('{}'))",
-            schema.name
-        ))
-        .await
-        .unwrap();
+    let other = schema.hold_lock().await;
     let spawn_write = |events: Vec<_>| {
         let store: Arc<PostgresStore> = store.clone();
         tokio::spawn(async move { store.write(events).await })
     };
     let first = spawn_write(vec![event(&known, 2)]);
-    until_the_writer_waits(&schema).await;
+    schema.until_the_writer_waits().await;
     let queued = [
         spawn_write(vec![event(&known, 3), event(&known, 4)]),
         spawn_write(vec![event(&unknown, 1)]),

@@ -71,6 +71,43 @@ impl TestSchema {
         client
     }
 
+    /// A client in a transaction that holds the schema's advisory lock (the
+    /// store's class, "fcst"), as another store's writer would: `COMMIT`
+    /// (or `ROLLBACK`) on it frees the lock.
+    pub async fn hold_lock(&self) -> tokio_postgres::Client {
+        let other = self.client().await;
+        other
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(1717793652, hashtext('{}'))",
+                self.name
+            ))
+            .await
+            .unwrap();
+        other
+    }
+
+    /// Returns once the writer of a store on this schema waits for the
+    /// lock (no sleep: each look is a round trip to the server).
+    pub async fn until_the_writer_waits(&self) {
+        let admin = self.client().await;
+        loop {
+            let waiters: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                     WHERE l.locktype = 'advisory' AND NOT l.granted \
+                     AND a.application_name = $1",
+                    &[&format!("ferrocast writer {}", self.name)],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiters > 0 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// A table of this schema, quoted for SQL.
     pub fn table(&self, name: &str) -> String {
         format!("\"{}\".{name}", self.name)
