@@ -1,11 +1,12 @@
 //! Raw rusqlite: the same rows (`journal`, the two levels of its index by persistence id,
-//! `journal_recent` and `journal_by_pid`, and `journal_highest`: the columns and constraints
-//! of `ferrocast-persistence-sqlite`'s schema) written and read by hand on one connection
+//! `journal_recent` and `journal_by_pid`: the columns and constraints of
+//! `ferrocast-persistence-sqlite`'s schema, whose `journal_highest` only deletions write)
+//! written and read by hand on one connection
 //! with prepared statements, WAL and the same `synchronous`: the practical limit of one
 //! SQLite file.
 //!
-//! - One entity: every event is its own transaction (insert the event, upsert the highest
-//!   sequence number, commit), since each must be durable before the next is sent.
+//! - One entity: every event is its own transaction (insert the event and its index entry,
+//!   commit), since each must be durable before the next is sent.
 //! - 1,000 entities: with one persist in flight per entity, a hand-written writer commits
 //!   one event of every entity per transaction (1,000 events, one fsync).
 //! - The first index level is moved into the second (one `INSERT .. SELECT`) within the
@@ -61,9 +62,6 @@ const INSERT: &str = "INSERT INTO journal
     (persistence_id, sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-const SET_HIGHEST: &str = "INSERT INTO journal_highest (persistence_id, highest) VALUES (?1, ?2)
-    ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest";
-
 const INSERT_RECENT: &str =
     "INSERT INTO journal_recent (persistence_id, sequence_nr, ordering) VALUES (?1, ?2, ?3)";
 
@@ -82,7 +80,6 @@ struct Writes<'c> {
     conn: &'c Connection,
     insert: rusqlite::Statement<'c>,
     insert_recent: rusqlite::Statement<'c>,
-    set_highest: rusqlite::Statement<'c>,
     recent: u64,
 }
 
@@ -92,13 +89,11 @@ impl<'c> Writes<'c> {
             conn,
             insert: conn.prepare(INSERT)?,
             insert_recent: conn.prepare(INSERT_RECENT)?,
-            set_highest: conn.prepare(SET_HIGHEST)?,
             recent: 0,
         })
     }
 
-    /// Writes event `nr` of `pid` (its index entry and its highest) inside the caller's
-    /// transaction.
+    /// Writes event `nr` of `pid` (and its index entry) inside the caller's transaction.
     fn event(&mut self, pid: &str, nr: u64) -> Result<()> {
         let nr_sql = i64::try_from(nr)?;
         self.insert.execute(params![
@@ -113,7 +108,6 @@ impl<'c> Writes<'c> {
         ])?;
         let ordering = self.conn.last_insert_rowid();
         self.insert_recent.execute(params![pid, nr_sql, ordering])?;
-        self.set_highest.execute(params![pid, nr_sql])?;
         self.recent += 1;
         Ok(())
     }

@@ -49,6 +49,17 @@ macro_rules! pid_range {
     };
 }
 
+/// The highest sequence number of persistence id `?1` (zero if none): the
+/// last entry of its log in the index levels, or what `journal_highest`
+/// kept when its events were deleted, whichever is higher. Three key
+/// searches; no write keeps a per-log row up to date.
+pub(crate) const HIGHEST: &str = "SELECT max(
+     coalesce((SELECT highest FROM journal_highest WHERE persistence_id = ?1), 0),
+     coalesce((SELECT sequence_nr FROM journal_recent WHERE persistence_id = ?1
+               ORDER BY sequence_nr DESC LIMIT 1), 0),
+     coalesce((SELECT sequence_nr FROM journal_by_pid WHERE persistence_id = ?1
+               ORDER BY sequence_nr DESC LIMIT 1), 0))";
+
 /// Every statement the writer runs, prepared once: at hundreds of requests
 /// per commit, preparing per request would cost more than the inserts.
 pub(crate) struct Statements<'c> {
@@ -92,7 +103,7 @@ impl<'c> Statements<'c> {
             savepoint: conn.prepare("SAVEPOINT request")?,
             release: conn.prepare("RELEASE request")?,
             rollback_to: conn.prepare("ROLLBACK TO request")?,
-            highest: conn.prepare("SELECT highest FROM journal_highest WHERE persistence_id = ?1")?,
+            highest: conn.prepare(HIGHEST)?,
             insert_event: conn.prepare(
                 "INSERT INTO journal
                  (persistence_id, sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer)
@@ -179,6 +190,12 @@ impl<'c> Statements<'c> {
         match op {
             Op::WriteEvents(events) => self.write_events(events),
             Op::DeleteEvents(pid, to) => {
+                // The log's highest number may be among the deleted:
+                // keep it, so that numbering goes on.
+                let highest = self.highest(pid.as_str())?;
+                if highest > 0 {
+                    self.set_highest.execute(params![pid.as_str(), highest])?;
+                }
                 let range = params![pid.as_str(), 0_i64, clamp_to_i64(to.value())];
                 self.delete_tags.execute(range)?;
                 self.delete_events.execute(range)?;
@@ -225,11 +242,7 @@ impl<'c> Statements<'c> {
         let highest = match self.known.get(id) {
             Some(h) => h,
             None => {
-                let h: Option<i64> = self
-                    .highest
-                    .query_row(params![pid], |r| r.get(0))
-                    .optional()?;
-                let h = h.unwrap_or(0);
+                let h = self.highest(pid)?;
                 self.known.read(id, h);
                 h
             }
@@ -260,9 +273,13 @@ impl<'c> Statements<'c> {
             }
         }
         let last = to_i64(last.sequence_nr.value(), "sequence number")?;
-        self.set_highest.execute(params![pid, last])?;
         self.known.wrote(id, last);
         Ok(Outcome::Done)
+    }
+
+    /// The stored highest number of `pid` ([`HIGHEST`]).
+    fn highest(&mut self, pid: &str) -> Result<i64, SqliteError> {
+        Ok(self.highest.query_row(params![pid], |r| r.get(0))?)
     }
 
     /// Entries in the first index level.

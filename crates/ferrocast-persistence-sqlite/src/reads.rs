@@ -190,14 +190,10 @@ pub(crate) fn replay(
 }
 
 pub(crate) fn highest(conn: &Connection, pid: &PersistenceId) -> Result<SequenceNr, SqliteError> {
-    let h: Option<i64> = conn
-        .prepare("SELECT highest FROM journal_highest WHERE persistence_id = ?1")?
-        .query_row(params![pid.as_str()], |r| r.get(0))
-        .optional()?;
-    Ok(SequenceNr::new(from_i64(
-        h.unwrap_or(0),
-        "highest sequence number",
-    )?))
+    let h: i64 = conn
+        .prepare(crate::ops::HIGHEST)?
+        .query_row(params![pid.as_str()], |r| r.get(0))?;
+    Ok(SequenceNr::new(from_i64(h, "highest sequence number")?))
 }
 
 pub(crate) fn latest_snapshot(

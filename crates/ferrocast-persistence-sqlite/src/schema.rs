@@ -9,10 +9,11 @@ use rusqlite::Connection;
 use crate::config::{SqliteConfig, Synchronous};
 use crate::error::SqliteError;
 
-/// `PRAGMA user_version` of a database with this schema. Version 1 (the
-/// journal's own `UNIQUE (persistence_id, sequence_nr)` index, before the
-/// two-level index) was never released; such a file is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// `PRAGMA user_version` of a database with this schema. Versions 1 (the
+/// journal's own `UNIQUE (persistence_id, sequence_nr)` index) and 2
+/// (`journal_highest` updated by every write) were never released; such
+/// files are refused.
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
@@ -54,7 +55,10 @@ CREATE TABLE IF NOT EXISTS event_tags (
     ordering INTEGER NOT NULL,
     PRIMARY KEY (tag, ordering)
 ) WITHOUT ROWID;
--- Survives deletion of events, so numbering goes on.
+-- A log's highest number when its events were last deleted, so that
+-- numbering goes on; otherwise a log's highest number is the last entry
+-- of its index (see `ops::HIGHEST`). Kept only at deletions: a row per
+-- log updated by every write cost a b-tree write per event.
 CREATE TABLE IF NOT EXISTS journal_highest (
     persistence_id TEXT    PRIMARY KEY,
     highest        INTEGER NOT NULL
