@@ -273,7 +273,7 @@ mod tests {
     use crate::schema::connect_writer;
 
     #[test]
-    fn replay_searches_each_index_level_by_its_key_without_sorting() {
+    fn replay_and_highest_search_each_index_level_by_its_key_without_sorting() {
         let dir = std::env::temp_dir().join(format!("ferrocast-plan-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -298,6 +298,23 @@ mod tests {
             assert!(!text.contains("TEMP B-TREE"), "{level}: {text}");
             assert!(!text.contains("SCAN"), "{level}: {text}");
         }
+        // The highest number: three key searches, each for one row.
+        let mut plan = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", crate::ops::HIGHEST))
+            .unwrap();
+        let details: Vec<String> = plan
+            .query_map(params!["a"], |r| r.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let text = details.join("\n");
+        for level in ["journal_highest", "journal_recent", "journal_by_pid"] {
+            assert!(
+                text.contains(&format!("SEARCH {level} USING PRIMARY KEY")),
+                "{text}"
+            );
+        }
+        assert!(!text.contains("TEMP B-TREE"), "{text}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
