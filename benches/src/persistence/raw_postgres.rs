@@ -1,10 +1,11 @@
-//! Raw tokio-postgres: the same rows (`journal` plus `journal_highest`, the columns and
-//! constraints of `ferrocast-persistence-postgres`'s schema) written and read by hand on
-//! one connection with prepared statements: the practical limit of one server connection.
+//! Raw tokio-postgres: the same rows (`journal`, with the columns and constraints of
+//! `ferrocast-persistence-postgres`'s schema, whose `journal_highest` only deletions write)
+//! written and read by hand on one connection with prepared statements: the practical
+//! limit of one server connection.
 //!
 //! - One entity: every event is its own transaction, one statement that inserts the event
-//!   and upserts the highest sequence number (a CTE, committed on its own: one round trip
-//!   and one WAL flush per event), since each must be durable before the next is sent.
+//!   (committed on its own: one round trip and one WAL flush per event), since each must be
+//!   durable before the next is sent.
 //! - 1,000 entities: with one persist in flight per entity, a hand-written writer commits
 //!   one event of every entity per transaction, as one array (`UNNEST`) statement.
 //! - Replay: one `SELECT` over the log's rows in order on a fresh connection, streamed,
@@ -62,17 +63,13 @@ async fn open(url: &str, s: &str) -> Result<Client> {
     Ok(client)
 }
 
-/// Events as parallel arrays, the highest number per log upserted, in one statement.
+/// Events as parallel arrays, in one statement.
 fn insert_sql(s: &str) -> String {
     format!(
-        r#"WITH ins AS (
-             INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id, manifest,
-                                        payload, tags, timestamp_ms, writer)
-             SELECT p, n, $3, $4, pl, '', $5, $6
-             FROM UNNEST($1::text[], $2::int8[], $7::bytea[]) AS u(p, n, pl))
-           INSERT INTO "{s}".journal_highest (persistence_id, highest)
-           SELECT p, max(n) FROM UNNEST($1::text[], $2::int8[]) AS u(p, n) GROUP BY p
-           ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
+        r#"INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id, manifest,
+                                      payload, tags, timestamp_ms, writer)
+           SELECT p, n, $3, $4, pl, '', $5, $6
+           FROM UNNEST($1::text[], $2::int8[], $7::bytea[]) AS u(p, n, pl)"#
     )
 }
 

@@ -40,7 +40,8 @@ pub(crate) enum Step<'a> {
 pub(crate) struct EventRun<'a> {
     /// Each event with its sequence number as a `bigint`, in group order.
     pub(crate) events: Vec<(&'a PersistentRepr, i64)>,
-    /// The new highest sequence number of each log in the run, once each.
+    /// The new highest sequence number of each log in the run, once each
+    /// (what the writer remembers once the group commits).
     pub(crate) highest: Vec<(&'a str, i64)>,
 }
 

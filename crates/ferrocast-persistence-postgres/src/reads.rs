@@ -46,7 +46,12 @@ impl Reader {
                 .await?,
             highest: client
                 .prepare(&format!(
-                    r#"SELECT highest FROM "{s}".journal_highest WHERE persistence_id = $1"#
+                    r#"SELECT greatest(
+                         coalesce((SELECT highest FROM "{s}".journal_highest
+                                   WHERE persistence_id = $1), 0),
+                         coalesce((SELECT sequence_nr FROM "{s}".journal
+                                   WHERE persistence_id = $1
+                                   ORDER BY sequence_nr DESC LIMIT 1), 0))"#
                 ))
                 .await?,
             snapshot: client

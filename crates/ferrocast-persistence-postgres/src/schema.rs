@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS "{s}".event_tags (
     ordering BIGINT NOT NULL,
     PRIMARY KEY (tag, ordering)
 );
--- Survives deletion of events, so numbering goes on.
+-- A log's highest number when its events were last deleted, so that
+-- numbering goes on; otherwise it is the last entry of the journal's
+-- (persistence_id, sequence_nr) index. Written only at deletions.
 CREATE TABLE IF NOT EXISTS "{s}".journal_highest (
     persistence_id TEXT   PRIMARY KEY,
     highest        BIGINT NOT NULL

@@ -67,9 +67,16 @@ impl Statements {
             // commit, and the reads after it would not see that commit.
             begin: format!("BEGIN ISOLATION LEVEL READ COMMITTED; {};", lock_sql(s)),
             ordering,
+            // The last entry of each log (its unique index, read
+            // backwards), or what a deletion kept, whichever is higher.
             highest: prepare(format!(
-                r#"SELECT persistence_id, highest FROM "{s}".journal_highest
-                   WHERE persistence_id = ANY($1::text[])"#
+                r#"SELECT p.id, greatest(
+                     coalesce((SELECT h.highest FROM "{s}".journal_highest h
+                               WHERE h.persistence_id = p.id), 0),
+                     coalesce((SELECT j.sequence_nr FROM "{s}".journal j
+                               WHERE j.persistence_id = p.id
+                               ORDER BY j.sequence_nr DESC LIMIT 1), 0))
+                   FROM unnest($1::text[]) AS p(id)"#
             ))
             .await?,
             revisions: prepare(format!(
@@ -78,8 +85,8 @@ impl Statements {
             ))
             .await?,
             // One statement for a run of events: the events (offsets handed
-            // out in group order), their tags (gathered per event from the
-            // flat tag arrays) and the new highest numbers.
+            // out in group order) and their tags (gathered per event from
+            // the flat tag arrays).
             insert_events: prepare(format!(
                 r#"WITH g AS (
                      SELECT i, array_agg(tag ORDER BY k) AS tags
@@ -94,34 +101,34 @@ impl Statements {
                           WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
                      LEFT JOIN g ON g.i = u.i
                      ORDER BY u.i
-                     RETURNING ordering, tags),
-                   tagged AS (
-                     INSERT INTO "{s}".event_tags (tag, ordering)
-                     SELECT t.tag, ins.ordering FROM ins, unnest(ins.tags) AS t(tag)
-                     ON CONFLICT DO NOTHING)
-                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
-                   SELECT * FROM UNNEST($10::text[], $11::int8[])
-                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
+                     RETURNING ordering, tags)
+                   INSERT INTO "{s}".event_tags (tag, ordering)
+                   SELECT t.tag, ins.ordering FROM ins, unnest(ins.tags) AS t(tag)
+                   ON CONFLICT DO NOTHING"#
             ))
             .await?,
             insert_untagged: prepare(format!(
-                r#"WITH ins AS (
-                     INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
-                                                manifest, payload, tags, timestamp_ms, writer)
-                     SELECT u.p, u.n, u.ser, u.m, u.pl, '{{}}', u.ts, u.w
-                     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
-                                 $6::int8[], $7::text[])
-                          WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
-                     ORDER BY u.i)
-                   INSERT INTO "{s}".journal_highest (persistence_id, highest)
-                   SELECT * FROM UNNEST($8::text[], $9::int8[])
-                   ON CONFLICT (persistence_id) DO UPDATE SET highest = excluded.highest"#
+                r#"INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id,
+                                              manifest, payload, tags, timestamp_ms, writer)
+                   SELECT u.p, u.n, u.ser, u.m, u.pl, '{{}}', u.ts, u.w
+                   FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[],
+                               $6::int8[], $7::text[])
+                        WITH ORDINALITY AS u(p, n, ser, m, pl, ts, w, i)
+                   ORDER BY u.i"#
             ))
             .await?,
             // Tag rows are found by their key (tag, ordering) from the
-            // deleted events' own tags.
+            // deleted events' own tags. The log's highest number, which
+            // may be among the deleted, is kept first (all parts see the
+            // rows as they were), so that numbering goes on.
             delete_events: prepare(format!(
-                r#"WITH gone AS (
+                r#"WITH kept AS (
+                     INSERT INTO "{s}".journal_highest (persistence_id, highest)
+                     SELECT $1, max(sequence_nr) FROM "{s}".journal WHERE persistence_id = $1
+                     HAVING max(sequence_nr) IS NOT NULL
+                     ON CONFLICT (persistence_id) DO UPDATE
+                     SET highest = greatest("{s}".journal_highest.highest, excluded.highest)),
+                   gone AS (
                      DELETE FROM "{s}".journal
                      WHERE persistence_id = $1 AND sequence_nr <= $2
                      RETURNING ordering, tags)
@@ -238,7 +245,6 @@ impl Statements {
                 tagged.push(i);
             }
         }
-        let (logs, highest): (Vec<&str>, Vec<i64>) = run.highest.iter().copied().unzip();
         if tags.is_empty() {
             c.execute(
                 &self.insert_untagged,
@@ -250,8 +256,6 @@ impl Statements {
                     &payloads,
                     &times,
                     &writers,
-                    &logs,
-                    &highest,
                 ],
             )
             .await?;
@@ -269,8 +273,6 @@ impl Statements {
                 &writers,
                 &tags,
                 &tagged,
-                &logs,
-                &highest,
             ],
         )
         .await?;
