@@ -1,9 +1,8 @@
-//! Raw rusqlite: the same rows (`journal`, the two levels of its index by persistence id,
-//! `journal_recent` and `journal_by_pid`: the columns and constraints of
-//! `ferrocast-persistence-sqlite`'s schema, whose `journal_highest` only deletions write)
-//! written and read by hand on one connection
-//! with prepared statements, WAL and the same `synchronous`: the practical limit of one
-//! SQLite file.
+//! Raw rusqlite: the same rows, in the tables `ferrocast-persistence-sqlite` itself creates
+//! (its store opens the file first): `journal` and the two levels of its index by
+//! persistence id, `journal_recent` and `journal_by_pid` (`journal_highest` is written only
+//! at deletions). Written and read by hand on one connection with prepared statements, WAL
+//! and the same `synchronous`: the practical limit of one SQLite file.
 //!
 //! - One entity: every event is its own transaction (insert the event and its index entry,
 //!   commit), since each must be durable before the next is sent.
@@ -22,41 +21,11 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, ensure};
+use ferrocast_persistence_sqlite::{SqliteConfig, SqliteStore};
 use rusqlite::{Connection, params};
 
 use super::{ENTITIES, MANIFEST, SERIALIZER_ID, Sizes, Sync};
 use crate::harness::Measured;
-
-/// The tables the rows go to, as `ferrocast-persistence-sqlite` creates them.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS journal (
-    ordering       INTEGER PRIMARY KEY AUTOINCREMENT,
-    persistence_id TEXT    NOT NULL,
-    sequence_nr    INTEGER NOT NULL,
-    serializer_id  INTEGER NOT NULL,
-    manifest       TEXT    NOT NULL,
-    payload        BLOB    NOT NULL,
-    tags           TEXT    NOT NULL,
-    timestamp_ms   INTEGER NOT NULL,
-    writer         TEXT    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS journal_recent (
-    persistence_id TEXT    NOT NULL,
-    sequence_nr    INTEGER NOT NULL,
-    ordering       INTEGER NOT NULL,
-    PRIMARY KEY (persistence_id, sequence_nr)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS journal_by_pid (
-    persistence_id TEXT    NOT NULL,
-    sequence_nr    INTEGER NOT NULL,
-    ordering       INTEGER NOT NULL,
-    PRIMARY KEY (persistence_id, sequence_nr)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS journal_highest (
-    persistence_id TEXT    PRIMARY KEY,
-    highest        INTEGER NOT NULL
-) WITHOUT ROWID;
-";
 
 const INSERT: &str = "INSERT INTO journal
     (persistence_id, sequence_nr, serializer_id, manifest, payload, tags, timestamp_ms, writer)
@@ -123,6 +92,7 @@ impl<'c> Writes<'c> {
 }
 
 fn open(db: &Path, sync: Sync) -> Result<Connection> {
+    create_schema(db)?;
     let conn = Connection::open(db)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     let sync = match sync {
@@ -134,8 +104,15 @@ fn open(db: &Path, sync: Sync) -> Result<Connection> {
     ))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     ensure!(mode.eq_ignore_ascii_case("wal"), "journal_mode is {mode}");
-    conn.execute_batch(SCHEMA)?;
     Ok(conn)
+}
+
+/// Creates the tables the rows go to by opening (and closing) the library's
+/// own store on `db`: the same schema by construction, untimed.
+fn create_schema(db: &Path) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    rt.block_on(SqliteStore::open(SqliteConfig::new(db)))?;
+    Ok(())
 }
 
 fn now_ms() -> i64 {

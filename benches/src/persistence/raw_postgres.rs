@@ -1,7 +1,7 @@
-//! Raw tokio-postgres: the same rows (`journal`, with the columns and constraints of
-//! `ferrocast-persistence-postgres`'s schema, whose `journal_highest` only deletions write)
-//! written and read by hand on one connection with prepared statements: the practical
-//! limit of one server connection.
+//! Raw tokio-postgres: the same rows, in the `journal` table `ferrocast-persistence-postgres`
+//! itself creates (its store opens the schema first; `journal_highest` is written only at
+//! deletions), written and read by hand on one connection with prepared statements: the
+//! practical limit of one server connection.
 //!
 //! - One entity: every event is its own transaction, one statement that inserts the event
 //!   (committed on its own: one round trip and one WAL flush per event), since each must be
@@ -18,6 +18,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, ensure};
+use ferrocast_persistence_postgres::{PostgresConfig, PostgresStore};
 use futures_util::StreamExt as _;
 use tokio_postgres::{Client, NoTls};
 
@@ -38,29 +39,12 @@ async fn connect(url: &str) -> Result<Client> {
     Ok(client)
 }
 
-/// Creates the schema and the two tables as `ferrocast-persistence-postgres` does.
+/// A connection to `url`, after the library's own store has created schema `s` and its
+/// tables (opened and closed, untimed): the same tables by construction.
 async fn open(url: &str, s: &str) -> Result<Client> {
-    let client = connect(url).await?;
-    client
-        .batch_execute(&format!(
-            r#"CREATE SCHEMA IF NOT EXISTS "{s}";
-            CREATE TABLE IF NOT EXISTS "{s}".journal (
-                ordering       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                persistence_id TEXT   NOT NULL,
-                sequence_nr    BIGINT NOT NULL,
-                serializer_id  BIGINT NOT NULL,
-                manifest       TEXT   NOT NULL,
-                payload        BYTEA  NOT NULL,
-                tags           TEXT   NOT NULL,
-                timestamp_ms   BIGINT NOT NULL,
-                writer         TEXT   NOT NULL,
-                UNIQUE (persistence_id, sequence_nr));
-            CREATE TABLE IF NOT EXISTS "{s}".journal_highest (
-                persistence_id TEXT   PRIMARY KEY,
-                highest        BIGINT NOT NULL);"#
-        ))
-        .await?;
-    Ok(client)
+    let config = PostgresConfig::from_url(url)?.with_schema(s);
+    drop(PostgresStore::open(config).await?);
+    connect(url).await
 }
 
 /// Events as parallel arrays, in one statement.
@@ -68,7 +52,7 @@ fn insert_sql(s: &str) -> String {
     format!(
         r#"INSERT INTO "{s}".journal (persistence_id, sequence_nr, serializer_id, manifest,
                                       payload, tags, timestamp_ms, writer)
-           SELECT p, n, $3, $4, pl, '', $5, $6
+           SELECT p, n, $3, $4, pl, '{{}}', $5, $6
            FROM UNNEST($1::text[], $2::int8[], $7::bytea[]) AS u(p, n, pl)"#
     )
 }
@@ -198,7 +182,7 @@ pub(crate) fn replay(url: &str, schema: &str, sizes: Sizes) -> Result<Measured> 
             let _serializer: i64 = row.try_get(1)?;
             let _manifest: String = row.try_get(2)?;
             let payload: Vec<u8> = row.try_get(3)?;
-            let _tags: String = row.try_get(4)?;
+            let _tags: Vec<String> = row.try_get(4)?;
             let _timestamp: i64 = row.try_get(5)?;
             let _writer: String = row.try_get(6)?;
             bytes += payload.len();
