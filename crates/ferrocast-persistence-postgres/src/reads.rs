@@ -44,16 +44,7 @@ impl Reader {
                        ORDER BY sequence_nr LIMIT $4"#
                 ))
                 .await?,
-            highest: client
-                .prepare(&format!(
-                    r#"SELECT greatest(
-                         coalesce((SELECT highest FROM "{s}".journal_highest
-                                   WHERE persistence_id = $1), 0),
-                         coalesce((SELECT sequence_nr FROM "{s}".journal
-                                   WHERE persistence_id = $1
-                                   ORDER BY sequence_nr DESC LIMIT 1), 0))"#
-                ))
-                .await?,
+            highest: client.prepare(&crate::schema::highest_sql(s)).await?,
             snapshot: client
                 .prepare(&format!(
                     r#"SELECT sequence_nr, serializer_id, manifest, payload, timestamp_ms
@@ -154,11 +145,9 @@ impl Readers {
 
     pub(crate) async fn highest(&self, pid: &PersistenceId) -> Result<SequenceNr, PostgresError> {
         let r = self.reader().await?;
-        let row = r.client.query_opt(&r.highest, &[&pid.as_str()]).await?;
-        let h = match row {
-            Some(row) => row.try_get(0)?,
-            None => 0,
-        };
+        let pids: &[&str] = &[pid.as_str()];
+        let row = r.client.query_one(&r.highest, &[&pids]).await?;
+        let h = row.try_get(1)?;
         Ok(SequenceNr::new(from_i64(h, "highest sequence number")?))
     }
 

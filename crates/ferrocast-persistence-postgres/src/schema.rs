@@ -21,6 +21,23 @@ pub(crate) fn lock_sql(schema: &str) -> String {
     format!("SELECT pg_advisory_xact_lock({LOCK_CLASS}, hashtext('{schema}'))")
 }
 
+/// `(persistence_id, highest)` of every persistence id in `$1` (a text
+/// array), zero for a log without events: the last entry of its log (the
+/// journal's unique index, read backwards) or what `journal_highest` kept
+/// when its events were deleted, whichever is higher. The writer's check
+/// and the store's `highest_sequence_nr` both ask this.
+pub(crate) fn highest_sql(s: &str) -> String {
+    format!(
+        r#"SELECT p.id, greatest(
+             coalesce((SELECT h.highest FROM "{s}".journal_highest h
+                       WHERE h.persistence_id = p.id), 0),
+             coalesce((SELECT j.sequence_nr FROM "{s}".journal j
+                       WHERE j.persistence_id = p.id
+                       ORDER BY j.sequence_nr DESC LIMIT 1), 0))
+           FROM unnest($1::text[]) AS p(id)"#
+    )
+}
+
 fn tables(s: &str) -> String {
     format!(
         r#"

@@ -8,7 +8,7 @@ use ferrocast_persistence::backend::millis;
 
 use crate::error::PostgresError;
 use crate::plan::{EventRun, Step};
-use crate::schema::lock_sql;
+use crate::schema::{highest_sql, lock_sql};
 
 /// The writer's statements for one schema, on one connection.
 pub(crate) struct Statements {
@@ -67,18 +67,7 @@ impl Statements {
             // commit, and the reads after it would not see that commit.
             begin: format!("BEGIN ISOLATION LEVEL READ COMMITTED; {};", lock_sql(s)),
             ordering,
-            // The last entry of each log (its unique index, read
-            // backwards), or what a deletion kept, whichever is higher.
-            highest: prepare(format!(
-                r#"SELECT p.id, greatest(
-                     coalesce((SELECT h.highest FROM "{s}".journal_highest h
-                               WHERE h.persistence_id = p.id), 0),
-                     coalesce((SELECT j.sequence_nr FROM "{s}".journal j
-                               WHERE j.persistence_id = p.id
-                               ORDER BY j.sequence_nr DESC LIMIT 1), 0))
-                   FROM unnest($1::text[]) AS p(id)"#
-            ))
-            .await?,
+            highest: prepare(highest_sql(s)).await?,
             revisions: prepare(format!(
                 r#"SELECT persistence_id, revision FROM "{s}".durable_state
                    WHERE persistence_id = ANY($1::text[])"#
