@@ -136,8 +136,9 @@ pub(crate) fn connect_writer(config: &SqliteConfig) -> Result<Connection, Sqlite
     Ok(conn)
 }
 
-/// Refuses a database written with another schema: a newer one, or the
-/// unreleased version 1 (a `journal` table but no version stamp).
+/// Refuses a database written with another schema version: a newer one,
+/// the unreleased version 2, or the unreleased version 1 (a `journal`
+/// table but no version stamp). A new, empty file passes.
 fn check_version(conn: &Connection) -> Result<(), SqliteError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let has_journal: bool = conn.query_row(

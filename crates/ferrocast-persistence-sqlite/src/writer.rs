@@ -270,6 +270,13 @@ mod tests {
         (Request { op, reply }, answer)
     }
 
+    /// Commits `ops` as one group that nothing joins (the answers are not
+    /// looked at: `commit` returns the outcomes).
+    fn run_group(writer: &mut Writer<'_, '_>, ops: Vec<Op>) -> Vec<Result<Outcome, SqliteError>> {
+        let mut batch: Vec<Request> = ops.into_iter().map(|op| request(op).0).collect();
+        writer.commit(&mut batch, |_| false)
+    }
+
     fn count(conn: &Connection, table: &str) -> i64 {
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
@@ -296,10 +303,7 @@ mod tests {
         let conn = connect_writer(&config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
         let mut writer = Writer::new(&mut st, &config).unwrap();
-        let mut group = |ops: Vec<Op>| {
-            let (mut batch, _answers): (Vec<_>, Vec<_>) = ops.into_iter().map(request).unzip();
-            writer.commit(&mut batch, |_| false)
-        };
+        let mut group = |ops: Vec<Op>| run_group(&mut writer, ops);
         // 3 entries: below the limit, all in the first level.
         group(vec![
             Op::WriteEvents(vec![event("a", 1), event("a", 2)]),
@@ -376,25 +380,20 @@ mod tests {
         let conn = connect_writer(config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
         let mut writer = Writer::new(&mut st, config).unwrap();
-        let (mut batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![
-            event("c", 1),
-            event("c", 2),
-            event("c", 3),
-        ])]
-        .into_iter()
-        .map(request)
-        .unzip();
-        writer.commit(&mut batch, |_| false);
+        run_group(
+            &mut writer,
+            vec![Op::WriteEvents(vec![
+                event("c", 1),
+                event("c", 2),
+                event("c", 3),
+            ])],
+        );
         assert_eq!(count(&conn, "journal_recent"), 3);
         drop(st);
         let conn = connect_writer(config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
         let mut writer = Writer::new(&mut st, config).unwrap();
-        let (mut batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![event("c", 4)])]
-            .into_iter()
-            .map(request)
-            .unzip();
-        writer.commit(&mut batch, |_| false);
+        run_group(&mut writer, vec![Op::WriteEvents(vec![event("c", 4)])]);
         assert_eq!(
             (
                 count(&conn, "journal_recent"),
@@ -414,15 +413,14 @@ mod tests {
         // The second event's number is beyond SQLite's integers: the first
         // is inserted before the request fails.
         let beyond = u64::try_from(i64::MAX).unwrap() + 1;
-        let (mut batch, _answers): (Vec<_>, Vec<_>) = [
-            Op::WriteEvents(vec![event("a", 1)]),
-            Op::WriteEvents(vec![event("b", 1), event("b", beyond)]),
-            Op::WriteEvents(vec![event("c", 1)]),
-        ]
-        .into_iter()
-        .map(request)
-        .unzip();
-        let outcomes = writer.commit(&mut batch, |_| false);
+        let outcomes = run_group(
+            &mut writer,
+            vec![
+                Op::WriteEvents(vec![event("a", 1)]),
+                Op::WriteEvents(vec![event("b", 1), event("b", beyond)]),
+                Op::WriteEvents(vec![event("c", 1)]),
+            ],
+        );
         assert_eq!(outcomes[0].as_ref().unwrap(), &Outcome::Done);
         assert!(matches!(outcomes[1], Err(SqliteError::OutOfRange(_))));
         assert_eq!(outcomes[2].as_ref().unwrap(), &Outcome::Done);
@@ -440,10 +438,7 @@ mod tests {
         let mut st = Statements::prepare(&conn).unwrap();
         let mut writer = Writer::new(&mut st, &config).unwrap();
         let beyond = u64::try_from(i64::MAX).unwrap() + 1;
-        let (mut batch, _answers): (Vec<_>, Vec<_>) = [Op::WriteEvents(vec![event("a", 1)])]
-            .into_iter()
-            .map(request)
-            .unzip();
+        let mut batch = vec![request(Op::WriteEvents(vec![event("a", 1)])).0];
         // Arrives once the first request ran: the second event of "b" fails
         // after its first was inserted.
         let mut late = vec![
