@@ -9,13 +9,9 @@ mod common;
 
 use std::num::NonZeroUsize;
 
-use common::{TestSchema, event};
+use common::{TestSchema, event, pid};
 use ferrocast_persistence::{Journal, JournalError, PersistenceId, SequenceNr};
 use ferrocast_persistence_postgres::PostgresStore;
-
-fn pid(name: &str) -> PersistenceId {
-    PersistenceId::new(name).unwrap()
-}
 
 async fn write(store: &PostgresStore, pid: &PersistenceId, nrs: std::ops::RangeInclusive<u64>) {
     let events = nrs.map(|nr| event(pid, nr)).collect();

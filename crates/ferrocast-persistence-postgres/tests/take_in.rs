@@ -9,16 +9,12 @@ mod common;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use common::{TestSchema, event};
+use common::{TestSchema, event, pid};
 use ferrocast_persistence::{
-    DurableStateRecord, DurableStateStore, Journal, JournalError, Payload, PersistenceId, Revision,
-    SequenceNr, SerializerId,
+    DurableStateRecord, DurableStateStore, Journal, JournalError, Payload, Revision, SequenceNr,
+    SerializerId,
 };
 use ferrocast_persistence_postgres::PostgresStore;
-
-fn pid(name: &str) -> PersistenceId {
-    PersistenceId::new(name).unwrap()
-}
 
 // Current-thread: a spawned write has queued its request once the test
 // task has yielded (its channel has room), so what queues is known.

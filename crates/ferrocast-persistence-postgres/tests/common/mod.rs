@@ -114,6 +114,11 @@ impl TestSchema {
     }
 }
 
+/// A persistence id (valid by construction in tests).
+pub fn pid(name: &str) -> PersistenceId {
+    PersistenceId::new(name).unwrap()
+}
+
 /// Event `nr` of `pid`, tagged "orders".
 pub fn event(pid: &PersistenceId, nr: u64) -> PersistentRepr {
     PersistentRepr {
