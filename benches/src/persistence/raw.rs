@@ -9,7 +9,8 @@
 //! - 1,000 entities: with one persist in flight per entity, a hand-written writer commits
 //!   one event of every entity per transaction (1,000 events, one fsync).
 //! - The first index level is moved into the second (one `INSERT .. SELECT`) within the
-//!   transaction that brings it to [`RECENT_INDEX_ROWS`] entries, as the library does.
+//!   transaction that brings it to `SqliteConfig::recent_index_rows` entries (the library's
+//!   default), as the library does.
 //! - Replay: in one read transaction, one `SELECT` per index level (older level first),
 //!   each row by its ordering, every column read into owned values.
 //!
@@ -39,9 +40,6 @@ const MOVE_RECENT: &str = "INSERT INTO journal_by_pid (persistence_id, sequence_
     SELECT persistence_id, sequence_nr, ordering FROM journal_recent;
     DELETE FROM journal_recent;";
 
-/// `SqliteConfig::recent_index_rows`' default.
-const RECENT_INDEX_ROWS: u64 = 16_384;
-
 const WRITER: &str = "bench";
 
 /// The prepared statements of a write and the first index level's size.
@@ -50,6 +48,8 @@ struct Writes<'c> {
     insert: rusqlite::Statement<'c>,
     insert_recent: rusqlite::Statement<'c>,
     recent: u64,
+    /// `SqliteConfig::recent_index_rows`' default.
+    recent_limit: u64,
 }
 
 impl<'c> Writes<'c> {
@@ -59,6 +59,7 @@ impl<'c> Writes<'c> {
             insert: conn.prepare(INSERT)?,
             insert_recent: conn.prepare(INSERT_RECENT)?,
             recent: 0,
+            recent_limit: u64::try_from(SqliteConfig::new("").recent_index_rows.get())?,
         })
     }
 
@@ -83,7 +84,7 @@ impl<'c> Writes<'c> {
 
     /// Before the caller's commit: moves the first index level if it is full.
     fn before_commit(&mut self) -> Result<()> {
-        if self.recent >= RECENT_INDEX_ROWS {
+        if self.recent >= self.recent_limit {
             self.conn.execute_batch(MOVE_RECENT)?;
             self.recent = 0;
         }
