@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use ferrocast_persistence::backend::{
-    CommitCounters, WriteOp, WriteOutcome as Outcome, WriteRequest, answer_all, take_more,
+    Answerer, CommitCounters, WriteOp, WriteOutcome as Outcome, WriteRequest, take_more,
     take_queued,
 };
 use rusqlite::Connection;
@@ -35,6 +35,7 @@ pub(crate) type Request = WriteRequest<SqliteError>;
 
 /// Starts the writer thread on a new connection. Resolves once the
 /// database is open, its schema exists and the statements are prepared.
+/// Groups are answered from a task on the caller's runtime ([`Answerer`]).
 pub(crate) async fn start(
     config: &SqliteConfig,
     counters: Arc<CommitCounters>,
@@ -42,6 +43,7 @@ pub(crate) async fn start(
     let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
     let (ready_tx, ready_rx) = oneshot::channel();
     let thread_config = config.clone();
+    let answerer = Answerer::spawn();
     std::thread::Builder::new()
         .name("ferrocast-sqlite-writer".to_owned())
         .spawn(move || {
@@ -52,7 +54,8 @@ pub(crate) async fn start(
                     return;
                 }
             };
-            serve(&conn, rx, &thread_config, &counters, |r| {
+            let answer = |batch, outcomes| answerer.answer(batch, outcomes, &counters);
+            serve(&conn, rx, &thread_config, answer, |r| {
                 let _ = ready_tx.send(r);
             });
         })
@@ -62,12 +65,12 @@ pub(crate) async fn start(
 }
 
 /// Prepares the statements, reports readiness, then runs until every
-/// sender is gone.
+/// sender is gone, handing each group and its outcomes to `answer`.
 fn serve(
     conn: &Connection,
     mut rx: mpsc::Receiver<Request>,
     config: &SqliteConfig,
-    counters: &CommitCounters,
+    mut answer: impl FnMut(Vec<Request>, Vec<Result<Outcome, SqliteError>>),
     ready: impl FnOnce(Result<(), SqliteError>),
 ) {
     let mut st = match Statements::prepare(conn) {
@@ -84,7 +87,7 @@ fn serve(
         let max = config.max_batch.get();
         let mut batch = take_queued(first, &mut rx, max);
         let outcomes = writer.commit(&mut batch, |b| take_more(b, &mut rx, max));
-        answer_all(batch, outcomes, counters);
+        answer(batch, outcomes);
     }
 }
 
@@ -494,7 +497,10 @@ mod tests {
         }
         drop(tx);
         let counters = CommitCounters::default();
-        serve(&conn, rx, &config, &counters, |r| r.unwrap());
+        // No runtime here: the answerer answers on this thread.
+        let answerer = Answerer::spawn();
+        let answer = |batch, outcomes| answerer.answer(batch, outcomes, &counters);
+        serve(&conn, rx, &config, answer, |r| r.unwrap());
         let outcomes: Vec<_> = answers
             .into_iter()
             .map(|mut a| a.try_recv().unwrap().unwrap())

@@ -10,7 +10,8 @@
 //! - `write`: the group-commit front. Every write becomes a [`WriteOp`]
 //!   queued to the backend's single writer ([`WriteQueue`]), which answers
 //!   a [`WriteOutcome`] per request ([`take_queued`] forms a group,
-//!   [`answer_all`] answers it) and counts [`CommitStats`];
+//!   [`answer_all`] answers it, or [`Answerer`] from a task on the callers'
+//!   runtime) and counts [`CommitStats`];
 //!   [`check_events`] is the shape and range check before a batch is
 //!   queued.
 //! - `columns`: conversions between the contracts' types and SQL columns
@@ -27,6 +28,6 @@ pub use columns::{
 };
 pub use rows::RowCache;
 pub use write::{
-    CommitCounters, CommitStats, WriteOp, WriteOutcome, WriteQueue, WriteRequest, answer_all,
-    check_events, take_more, take_queued,
+    Answerer, CommitCounters, CommitStats, WriteOp, WriteOutcome, WriteQueue, WriteRequest,
+    answer_all, check_events, take_more, take_queued,
 };
