@@ -171,7 +171,6 @@ impl<'c> Statements<'c> {
     /// Commits the group's transaction.
     pub(crate) fn commit(&mut self) -> Result<(), SqliteError> {
         self.commit.execute([])?;
-        self.known.committed();
         Ok(())
     }
 
@@ -243,7 +242,7 @@ impl<'c> Statements<'c> {
             Some(h) => h,
             None => {
                 let h = self.highest(pid)?;
-                self.known.read(id, h);
+                self.known.set(id, h);
                 h
             }
         };
@@ -273,7 +272,7 @@ impl<'c> Statements<'c> {
             }
         }
         let last = to_i64(last.sequence_nr.value(), "sequence number")?;
-        self.known.wrote(id, last);
+        self.known.set(id, last);
         Ok(Outcome::Done)
     }
 
