@@ -8,6 +8,8 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Synchronous {
     /// fsync on every commit: an acknowledged write survives a power loss.
+    /// The fsync runs on a thread of its own, overlapping the next group
+    /// (see the crate's `sync` module and `docs/persistence/semantics.md`).
     #[default]
     Full,
     /// fsync at checkpoints only (WAL): an acknowledged write survives a

@@ -30,6 +30,11 @@ pub enum SqliteError {
     /// A value does not fit SQLite's signed 64-bit integers.
     #[error("{0} is beyond SQLite's integer range")]
     OutOfRange(&'static str),
+    /// The WAL could not be synced (or opened for syncing): whether the
+    /// commits it covers are durable is unknown, and the store writes no
+    /// more.
+    #[error("sqlite: syncing the WAL failed, the store stops writing: {0}")]
+    Sync(#[source] Arc<std::io::Error>),
     /// The writer thread is gone (the store was closed, or it panicked).
     #[error("the sqlite writer thread stopped")]
     WriterStopped,

@@ -13,7 +13,8 @@
 //!
 //! # Layout
 //! - `store`: [`SqliteStore`], the three contracts over one file.
-//! - `writer`: the writer thread and its group commit.
+//! - `writer`: the writer thread and its group commit; `sync`: the thread
+//!   that syncs the WAL and answers, and the readers' wait for it.
 //! - `ops`: the write operations; `known`: the highest sequence numbers the
 //!   writer remembers.
 //! - `reads`: pooled read connections on `spawn_blocking`.
@@ -32,6 +33,7 @@ mod ops;
 mod reads;
 mod schema;
 mod store;
+mod sync;
 mod writer;
 
 pub use config::{InvalidConfig, SqliteConfig, Synchronous};

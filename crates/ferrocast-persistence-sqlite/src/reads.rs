@@ -18,20 +18,24 @@ use crate::codec::decode_tags;
 use crate::config::SqliteConfig;
 use crate::error::SqliteError;
 use crate::schema::connect;
+use crate::sync::Durability;
 
-/// Idle read connections (WAL: each read sees the latest commit).
+/// Idle read connections (WAL: each read sees the latest commit, and
+/// returns once that commit is durable, see `sync`).
 pub(crate) struct Readers {
     config: SqliteConfig,
+    durability: Arc<Durability>,
     idle: Mutex<Vec<Connection>>,
     /// Bounds reads in flight, and so blocking threads and connections.
     permits: Semaphore,
 }
 
 impl Readers {
-    pub(crate) fn new(config: SqliteConfig) -> Self {
+    pub(crate) fn new(config: SqliteConfig, durability: Arc<Durability>) -> Self {
         let permits = Semaphore::new(config.max_readers.get());
         Readers {
             config,
+            durability,
             idle: Mutex::new(Vec::new()),
             permits,
         }
@@ -57,6 +61,8 @@ impl Readers {
             };
             let result = query(&conn);
             me.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            // What the query saw may include commits not yet synced.
+            me.durability.wait_visible()?;
             result
         })
         .await

@@ -11,9 +11,10 @@ use ferrocast_persistence::{
     SnapshotStore, Tag, TaggedEvent,
 };
 
-use crate::config::SqliteConfig;
+use crate::config::{SqliteConfig, Synchronous};
 use crate::error::SqliteError;
 use crate::reads::{self, Readers};
+use crate::sync::Durability;
 use crate::writer;
 
 /// The SQLite backend: implements [`Journal`], [`EventsByTag`],
@@ -41,10 +42,14 @@ impl SqliteStore {
     pub async fn open(config: SqliteConfig) -> Result<Self, SqliteError> {
         config.validate()?;
         let counters = Arc::new(CommitCounters::default());
-        let writer = writer::start(&config, counters.clone()).await?;
+        // Reads wait for the sync of what they see only when commits are
+        // synced at all.
+        let gated = config.synchronous == Synchronous::Full;
+        let durability = Arc::new(Durability::new(gated));
+        let writer = writer::start(&config, counters.clone(), durability.clone()).await?;
         Ok(SqliteStore {
             writes: WriteQueue::new(writer, counters, SqliteError::WriterStopped),
-            readers: Arc::new(Readers::new(config)),
+            readers: Arc::new(Readers::new(config, durability)),
         })
     }
 

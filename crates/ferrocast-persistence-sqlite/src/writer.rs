@@ -4,9 +4,11 @@
 //! the first, then whatever else is already queued (up to `max_batch`), and
 //! runs them all in one `BEGIN IMMEDIATE` transaction; before it commits,
 //! it takes and runs what was queued meanwhile, until the queue is empty
-//! (`take_more`). One commit (one fsync under `synchronous = FULL`) then
-//! acknowledges the whole group. Nothing waits to fill a batch: under light
-//! load a batch is one request, under heavy load it grows by itself.
+//! (`take_more`). One commit then acknowledges the whole group, once the
+//! sync thread has made it durable (under `Synchronous::Full`, an
+//! `fdatasync` of the WAL that overlaps the next group: see `sync`).
+//! Nothing waits to fill a batch: under light load a batch is one request,
+//! under heavy load it grows by itself.
 //!
 //! A conflict (a second writer of a persistence id, a stale revision) is
 //! decided before its request writes anything, so the group runs without
@@ -25,20 +27,24 @@ use ferrocast_persistence::backend::{
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::SqliteConfig;
+use crate::config::{SqliteConfig, Synchronous};
 use crate::error::SqliteError;
 use crate::ops::Statements;
 use crate::schema::connect_writer;
+use crate::sync::{Durability, Group, Syncer, open_wal};
 
 /// One write and where its outcome goes.
 pub(crate) type Request = WriteRequest<SqliteError>;
 
-/// Starts the writer thread on a new connection. Resolves once the
-/// database is open, its schema exists and the statements are prepared.
-/// Groups are answered from a task on the caller's runtime ([`Answerer`]).
+/// Starts the writer thread on a new connection, and the sync thread that
+/// answers its groups once they are durable (see `sync`). Resolves once
+/// the database is open, its schema exists and the statements are
+/// prepared. Answers go through a task on the caller's runtime
+/// ([`Answerer`]).
 pub(crate) async fn start(
     config: &SqliteConfig,
     counters: Arc<CommitCounters>,
+    durability: Arc<Durability>,
 ) -> Result<mpsc::Sender<Request>, SqliteError> {
     let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
     let (ready_tx, ready_rx) = oneshot::channel();
@@ -47,15 +53,19 @@ pub(crate) async fn start(
     std::thread::Builder::new()
         .name("ferrocast-sqlite-writer".to_owned())
         .spawn(move || {
-            let conn = match connect_writer(&thread_config) {
-                Ok(conn) => conn,
+            let started = connect_writer(&thread_config).and_then(|conn| {
+                let syncer = start_syncer(&conn, &thread_config, &durability, answerer, counters)?;
+                Ok((conn, syncer))
+            });
+            let (conn, syncer) = match started {
+                Ok(started) => started,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
-            let answer = |batch, outcomes| answerer.answer(batch, outcomes, &counters);
-            serve(&conn, rx, &thread_config, answer, |r| {
+            let answer = |group| syncer.after_sync(durability.begun(), group);
+            serve(&conn, rx, &thread_config, &durability, answer, |r| {
                 let _ = ready_tx.send(r);
             });
         })
@@ -64,20 +74,43 @@ pub(crate) async fn start(
     Ok(tx)
 }
 
+/// Under `FULL`, the writer's connection commits without syncing and the
+/// sync thread `fdatasync`s the WAL; under `NORMAL` nothing is synced per
+/// commit, and the sync thread only answers.
+fn start_syncer(
+    conn: &Connection,
+    config: &SqliteConfig,
+    durability: &Arc<Durability>,
+    answerer: Answerer<SqliteError>,
+    counters: Arc<CommitCounters>,
+) -> Result<Syncer, SqliteError> {
+    let durability = Arc::clone(durability);
+    match config.synchronous {
+        Synchronous::Full => {
+            conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+            let wal = open_wal(&config.path)?;
+            Syncer::spawn(move || wal.sync_data(), durability, answerer, counters)
+        }
+        Synchronous::Normal => Syncer::spawn(|| Ok(()), durability, answerer, counters),
+    }
+}
+
 /// Prepares the statements, reports readiness, then runs until every
-/// sender is gone, handing each group and its outcomes to `answer`.
+/// sender is gone, handing each group and its outcomes to `answer`. Once
+/// a sync has failed, it writes no more: every request gets that error.
 fn serve(
     conn: &Connection,
     mut rx: mpsc::Receiver<Request>,
     config: &SqliteConfig,
-    mut answer: impl FnMut(Vec<Request>, Vec<Result<Outcome, SqliteError>>),
+    durability: &Arc<Durability>,
+    mut answer: impl FnMut(Group),
     ready: impl FnOnce(Result<(), SqliteError>),
 ) {
     let mut st = match Statements::prepare(conn) {
         Ok(st) => st,
         Err(e) => return ready(Err(e)),
     };
-    let mut writer = match Writer::new(&mut st, config) {
+    let mut writer = match Writer::new(&mut st, config, Arc::clone(durability)) {
         Ok(w) => w,
         Err(e) => return ready(Err(e)),
     };
@@ -86,8 +119,11 @@ fn serve(
     while let Some(first) = rx.blocking_recv() {
         let max = config.max_batch.get();
         let mut batch = take_queued(first, &mut rx, max);
-        let outcomes = writer.commit(&mut batch, |b| take_more(b, &mut rx, max));
-        answer(batch, outcomes);
+        let outcomes = match durability.failed() {
+            Some(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+            None => writer.commit(&mut batch, |b| take_more(b, &mut rx, max)),
+        };
+        answer((batch, outcomes));
     }
 }
 
@@ -99,15 +135,22 @@ struct Writer<'s, 'c> {
     recent: u64,
     /// Move the first index level once it holds this many entries.
     recent_limit: u64,
+    /// Counts each `COMMIT` before it runs (see `sync`).
+    durability: Arc<Durability>,
 }
 
 impl<'s, 'c> Writer<'s, 'c> {
-    fn new(st: &'s mut Statements<'c>, config: &SqliteConfig) -> Result<Self, SqliteError> {
+    fn new(
+        st: &'s mut Statements<'c>,
+        config: &SqliteConfig,
+        durability: Arc<Durability>,
+    ) -> Result<Self, SqliteError> {
         let recent = st.recent_index_rows()?;
         Ok(Writer {
             st,
             recent,
             recent_limit: u64::try_from(config.recent_index_rows.get()).unwrap_or(u64::MAX),
+            durability,
         })
     }
 
@@ -196,6 +239,7 @@ impl<'s, 'c> Writer<'s, 'c> {
     ) -> Result<(), SqliteError> {
         let recent = self.recent + written_events(batch, outcomes);
         let moved = recent >= self.recent_limit && self.move_recent_index();
+        self.durability.committing();
         self.st.commit()?;
         self.recent = if moved { 0 } else { recent };
         Ok(())
@@ -268,6 +312,10 @@ mod tests {
         (dir, config)
     }
 
+    fn ungated() -> Arc<Durability> {
+        Arc::new(Durability::new(false))
+    }
+
     fn request(op: Op) -> (Request, oneshot::Receiver<Result<Outcome, SqliteError>>) {
         let (reply, answer) = oneshot::channel();
         (Request { op, reply }, answer)
@@ -305,7 +353,7 @@ mod tests {
         config.recent_index_rows = std::num::NonZeroUsize::new(4).unwrap();
         let conn = connect_writer(&config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
-        let mut writer = Writer::new(&mut st, &config).unwrap();
+        let mut writer = Writer::new(&mut st, &config, ungated()).unwrap();
         let mut group = |ops: Vec<Op>| run_group(&mut writer, ops);
         // 3 entries: below the limit, all in the first level.
         group(vec![
@@ -382,7 +430,7 @@ mod tests {
     fn group_after_reopen(config: &SqliteConfig) {
         let conn = connect_writer(config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
-        let mut writer = Writer::new(&mut st, config).unwrap();
+        let mut writer = Writer::new(&mut st, config, ungated()).unwrap();
         run_group(
             &mut writer,
             vec![Op::WriteEvents(vec![
@@ -395,7 +443,7 @@ mod tests {
         drop(st);
         let conn = connect_writer(config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
-        let mut writer = Writer::new(&mut st, config).unwrap();
+        let mut writer = Writer::new(&mut st, config, ungated()).unwrap();
         run_group(&mut writer, vec![Op::WriteEvents(vec![event("c", 4)])]);
         assert_eq!(
             (
@@ -412,7 +460,7 @@ mod tests {
         let (dir, config) = temp_config("partial");
         let conn = connect_writer(&config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
-        let mut writer = Writer::new(&mut st, &config).unwrap();
+        let mut writer = Writer::new(&mut st, &config, ungated()).unwrap();
         // The second event's number is beyond SQLite's integers: the first
         // is inserted before the request fails.
         let beyond = u64::try_from(i64::MAX).unwrap() + 1;
@@ -439,7 +487,7 @@ mod tests {
         let (dir, config) = temp_config("more");
         let conn = connect_writer(&config).unwrap();
         let mut st = Statements::prepare(&conn).unwrap();
-        let mut writer = Writer::new(&mut st, &config).unwrap();
+        let mut writer = Writer::new(&mut st, &config, ungated()).unwrap();
         let beyond = u64::try_from(i64::MAX).unwrap() + 1;
         let mut batch = vec![request(Op::WriteEvents(vec![event("a", 1)])).0];
         // Arrives once the first request ran: the second event of "b" fails
@@ -478,6 +526,34 @@ mod tests {
     }
 
     #[test]
+    fn after_a_failed_sync_nothing_more_is_written() {
+        let (dir, config) = temp_config("sync-failed");
+        let conn = connect_writer(&config).unwrap();
+        let durability = Arc::new(Durability::new(true));
+        durability.fail(SqliteError::Sync(Arc::new(std::io::Error::other(
+            "disk gone",
+        ))));
+        let (tx, rx) = mpsc::channel(4);
+        let (request, answer) = request(Op::WriteEvents(vec![event("a", 1)]));
+        tx.try_send(request).unwrap();
+        drop(tx);
+        let mut groups = Vec::new();
+        serve(
+            &conn,
+            rx,
+            &config,
+            &durability,
+            |g| groups.push(g),
+            |r| r.unwrap(),
+        );
+        let (batch, outcomes) = groups.pop().unwrap();
+        assert!(matches!(outcomes[..], [Err(SqliteError::Sync(_))]));
+        drop((batch, answer));
+        assert_eq!(count(&conn, "journal"), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn queued_requests_share_one_commit_and_a_conflict_stays_local() {
         let (dir, config) = temp_config("group");
         let conn = connect_writer(&config).unwrap();
@@ -499,8 +575,8 @@ mod tests {
         let counters = CommitCounters::default();
         // No runtime here: the answerer answers on this thread.
         let answerer = Answerer::spawn();
-        let answer = |batch, outcomes| answerer.answer(batch, outcomes, &counters);
-        serve(&conn, rx, &config, answer, |r| r.unwrap());
+        let answer = |(batch, outcomes)| answerer.answer(batch, outcomes, &counters);
+        serve(&conn, rx, &config, &ungated(), answer, |r| r.unwrap());
         let outcomes: Vec<_> = answers
             .into_iter()
             .map(|mut a| a.try_recv().unwrap().unwrap())
