@@ -120,6 +120,19 @@ impl Durability {
         }
     }
 
+    /// Waits until every commit begun so far is synced (or a sync failed);
+    /// true if it had to wait.
+    pub(crate) fn wait_synced(&self) -> bool {
+        let target = self.begun();
+        let mut s = self.lock();
+        let mut waited = false;
+        while s.upto < target && s.failed.is_none() {
+            waited = true;
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        waited
+    }
+
     /// Whether a read that saw the commits up to `target` may return
     /// (`Ok`), must fail, or (`None`) must wait.
     fn settled(&self, s: &Synced, target: u64) -> Option<Result<(), SqliteError>> {
@@ -246,6 +259,7 @@ mod tests {
     fn a_read_waits_until_every_commit_it_could_see_is_synced() {
         let d = Arc::new(Durability::new(true));
         assert!(!would_wait(&d), "nothing committed: no wait");
+        assert!(!d.wait_synced());
         d.committing();
         assert!(would_wait(&d));
         d.synced(0);
@@ -254,8 +268,14 @@ mod tests {
             let d = Arc::clone(&d);
             std::thread::spawn(move || d.wait_visible())
         };
+        let writer = {
+            let d = Arc::clone(&d);
+            std::thread::spawn(move || d.wait_synced())
+        };
         d.synced(1);
         assert!(reader.join().unwrap().is_ok());
+        writer.join().unwrap();
+        assert!(!d.wait_synced(), "all synced: no wait");
         // Under NORMAL nothing is synced per commit, and reads never wait.
         let ungated = Durability::new(false);
         ungated.committing();
