@@ -2,7 +2,9 @@
 //! group: the writer's `BEGIN` waits here for the schema's lock, held by
 //! another session, while more writes queue (to logs and states the writer
 //! knows and does not know, and one that conflicts); once the lock is
-//! free, all of them share one commit, each with its own outcome.
+//! free, all of them share one commit, each with its own outcome. A group
+//! committed in one round trip has sent everything when it waits: what
+//! queues meanwhile is the next group.
 
 mod common;
 
@@ -25,16 +27,18 @@ async fn writes_queued_during_the_first_round_trip_share_its_commit() {
     let (known, unknown, state) = (pid("known"), pid("unknown"), pid("state"));
     store.write(vec![event(&known, 1)]).await.unwrap();
     let before = store.commit_stats();
+    let one_round_trip = store.one_round_trip();
 
     let other = schema.hold_lock().await;
     let spawn_write = |events: Vec<_>| {
         let store: Arc<PostgresStore> = store.clone();
         tokio::spawn(async move { store.write(events).await })
     };
-    let first = spawn_write(vec![event(&known, 2)]);
+    // A log the writer does not know: two round trips.
+    let first = spawn_write(vec![event(&pid("first"), 1)]);
     schema.until_the_writer_waits().await;
     let queued = [
-        spawn_write(vec![event(&known, 3), event(&known, 4)]),
+        spawn_write(vec![event(&known, 2), event(&known, 3), event(&known, 4)]),
         spawn_write(vec![event(&unknown, 1)]),
         // `unknown2` has no events: 5 does not continue it.
         spawn_write(vec![event(&pid("unknown2"), 5)]),
@@ -77,6 +81,7 @@ async fn writes_queued_during_the_first_round_trip_share_its_commit() {
         (1, 5),
         "one group of five requests"
     );
+    assert_eq!(store.one_round_trip(), one_round_trip);
     assert_eq!(
         store.highest_sequence_nr(&known).await.unwrap(),
         SequenceNr::new(4)
@@ -87,4 +92,44 @@ async fn writes_queued_during_the_first_round_trip_share_its_commit() {
     );
     let stored = store.get(&state).await.unwrap().unwrap();
     assert_eq!(stored.revision, Revision::new(1));
+}
+
+#[tokio::test]
+async fn writes_queued_while_a_one_round_trip_group_waits_are_the_next_group() {
+    let schema = TestSchema::new("take_in_one");
+    let store = Arc::new(schema.open().await);
+    let (a, b) = (pid("a"), pid("b"));
+    store.write(vec![event(&a, 1)]).await.unwrap();
+    store.write(vec![event(&b, 1)]).await.unwrap();
+    let (before, one_before) = (store.commit_stats(), store.one_round_trip());
+
+    let other = schema.hold_lock().await;
+    let spawn_write = |events: Vec<_>| {
+        let store: Arc<PostgresStore> = store.clone();
+        tokio::spawn(async move { store.write(events).await })
+    };
+    let first = spawn_write(vec![event(&a, 2)]);
+    schema.until_the_writer_waits().await;
+    let queued = [
+        spawn_write(vec![event(&a, 3)]),
+        spawn_write(vec![event(&b, 2)]),
+    ];
+    tokio::task::yield_now().await;
+    other.batch_execute("COMMIT").await.unwrap();
+    first.await.unwrap().unwrap();
+    for write in queued {
+        write.await.unwrap().unwrap();
+    }
+    let (after, one_after) = (store.commit_stats(), store.one_round_trip());
+    assert_eq!(
+        (
+            after.commits - before.commits,
+            after.requests - before.requests,
+            one_after.commits - one_before.commits,
+        ),
+        (2, 3, 2),
+        "two groups, of one request and of two, each in one round trip"
+    );
+    assert_eq!(store.highest_sequence_nr(&a).await.unwrap().value(), 3);
+    assert_eq!(store.highest_sequence_nr(&b).await.unwrap().value(), 2);
 }
