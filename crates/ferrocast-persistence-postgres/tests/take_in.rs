@@ -4,7 +4,9 @@
 //! knows and does not know, and one that conflicts); once the lock is
 //! free, all of them share one commit, each with its own outcome. A group
 //! committed in one round trip has sent everything when it waits: what
-//! queues meanwhile is the next group.
+//! queues meanwhile is the next group. A group smaller than the one just
+//! answered (its callers still coming back) takes two round trips, so
+//! that they can join it.
 
 mod common;
 
@@ -132,4 +134,36 @@ async fn writes_queued_while_a_one_round_trip_group_waits_are_the_next_group() {
     );
     assert_eq!(store.highest_sequence_nr(&a).await.unwrap().value(), 3);
     assert_eq!(store.highest_sequence_nr(&b).await.unwrap().value(), 2);
+}
+
+#[tokio::test]
+async fn a_group_smaller_than_the_last_waits_its_first_round_trip() {
+    let schema = TestSchema::new("take_in_smaller");
+    let store = Arc::new(schema.open().await);
+    let pids = [pid("a"), pid("b"), pid("c"), pid("d")];
+    for p in &pids {
+        store.write(vec![event(p, 1)]).await.unwrap();
+    }
+    // A group of three, formed while the writer waits for the lock.
+    let other = schema.hold_lock().await;
+    let spawn_write = |events: Vec<_>| {
+        let store: Arc<PostgresStore> = store.clone();
+        tokio::spawn(async move { store.write(events).await })
+    };
+    let first = spawn_write(vec![event(&pids[0], 2)]);
+    schema.until_the_writer_waits().await;
+    let three = [1, 2, 3].map(|i| spawn_write(vec![event(&pids[i], 2)]));
+    tokio::task::yield_now().await;
+    other.batch_execute("COMMIT").await.unwrap();
+    first.await.unwrap().unwrap();
+    for write in three {
+        write.await.unwrap().unwrap();
+    }
+    let one = store.one_round_trip().commits;
+    // One request after a group of three: two round trips. One after one:
+    // one round trip.
+    store.write(vec![event(&pids[0], 3)]).await.unwrap();
+    assert_eq!(store.one_round_trip().commits, one);
+    store.write(vec![event(&pids[0], 4)]).await.unwrap();
+    assert_eq!(store.one_round_trip().commits, one + 1);
 }
