@@ -58,11 +58,12 @@
 //! travel, and would otherwise form a group of their own. Their highest
 //! numbers come from what the writer trusts, or from one more round trip
 //! under the lock. A group sent in one round trip has no such wait: what
-//! queues while it travels is the next group. So a group with fewer
-//! requests than the group last answered (or being answered) takes two
-//! round trips even if it could take one (`Writer::start_after`): the
-//! callers of that group are likely on their way, and without the wait
-//! they would form groups of their own. Measured with 1,000 entities and
+//! queues while it travels is the next group. So a group takes two round
+//! trips even if it could take one while the callers of the group last
+//! answered could still join it (`Writer::start_after`): a group started
+//! while the last is answered, unless it is full, and a group started
+//! later with fewer requests than the last. Those callers are likely on
+//! their way, and without the wait they would form groups of their own. Measured with 1,000 entities and
 //! one write in flight each, always taking one round trip settled into
 //! two alternating groups of 500 (twice the commits): level with two
 //! round trips on a fast disk, a fifth slower with a 10 ms commit
@@ -145,14 +146,15 @@ impl Writer {
         }
     }
 
-    /// [`Writer::start`], unless the group has fewer requests than the
-    /// last group, `answered` (or being answered): then its callers are
-    /// likely to write again at once, and the group takes two round trips,
-    /// the first a wait that lets them join (`take_in`) rather than form a
-    /// group of their own (with one write in flight per entity, groups of
-    /// half the entities, twice the commits).
-    async fn start_after(&self, batch: &[Request], answered: usize) -> Started {
-        if batch.len() < answered {
+    /// [`Writer::start`], unless the group has fewer requests than
+    /// `expected`, what it would have if the callers of the group last
+    /// answered (or being answered), likely to write again at once, were
+    /// in it: then the group takes two round trips, the first a wait that
+    /// lets them join (`take_in`) rather than form a group of their own
+    /// (with one write in flight per entity, alternating groups of half
+    /// the entities, twice the commits).
+    async fn start_after(&self, batch: &[Request], expected: usize) -> Started {
+        if batch.len() < expected {
             Started::Begun(self.begin(batch).await)
         } else {
             self.start(batch).await
@@ -471,6 +473,8 @@ async fn serve(
                 };
                 let batch = take_queued(first, &mut rx, max_batch);
                 let start = match connected(&mut writer, &config, &one_round_trip).await {
+                    // Those of the callers last answered not back yet
+                    // are still to come (if the batch is theirs).
                     Ok(w) => w.start_after(&batch, answered).await,
                     Err(e) => Started::Begun(Err(e)),
                 };
@@ -514,7 +518,9 @@ async fn serve(
             continue;
         };
         let next = take_queued(first, &mut rx, max_batch);
-        let (start, ()) = join(w.start_after(&next, batch.len()), async {
+        // The callers of `batch` are all still to come.
+        let expected = (next.len() + batch.len()).min(max_batch);
+        let (start, ()) = join(w.start_after(&next, expected), async {
             answer_all(batch, outcomes, &counters);
         })
         .await;

@@ -4,9 +4,9 @@
 //! knows and does not know, and one that conflicts); once the lock is
 //! free, all of them share one commit, each with its own outcome. A group
 //! committed in one round trip has sent everything when it waits: what
-//! queues meanwhile is the next group. A group smaller than the one just
-//! answered (its callers still coming back) takes two round trips, so
-//! that they can join it.
+//! queues meanwhile is the next group. A group that the callers just
+//! answered could still join (started while they are answered, or smaller
+//! than their group) takes two round trips, so that they can.
 
 mod common;
 
@@ -129,8 +129,9 @@ async fn writes_queued_while_a_one_round_trip_group_waits_are_the_next_group() {
             after.requests - before.requests,
             one_after.commits - one_before.commits,
         ),
-        (2, 3, 2),
-        "two groups, of one request and of two, each in one round trip"
+        (2, 3, 1),
+        "two groups: one request in one round trip; then two, started while \
+         the first was answered, in two round trips (its caller could join)"
     );
     assert_eq!(store.highest_sequence_nr(&a).await.unwrap().value(), 3);
     assert_eq!(store.highest_sequence_nr(&b).await.unwrap().value(), 2);
