@@ -29,6 +29,16 @@ pub enum PostgresError {
     /// The writer's thread or its runtime could not be started.
     #[error("cannot start the postgres writer: {0}")]
     WriterStart(#[source] Arc<std::io::Error>),
+    /// A guarded insert reported a number of events written that is
+    /// neither all of them nor none. Its group's `COMMIT` went with it, so
+    /// what it wrote is unknown.
+    #[error("a group insert of {expected} events reported {written}")]
+    UnexpectedCount {
+        /// The events of the insert.
+        expected: u64,
+        /// What the server reported.
+        written: u64,
+    },
     /// The writer task is gone (the store was dropped, or its thread
     /// stopped).
     #[error("the postgres writer task stopped")]

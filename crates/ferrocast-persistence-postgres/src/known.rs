@@ -25,6 +25,14 @@
 //! such a change), and inserts that bypass the identity (`OVERRIDING
 //! SYSTEM VALUE`) or reset it (`setval`, `RESTART`).
 //!
+//! A group that writes only events to logs the writer knows need not
+//! wait for that check: it is planned with the known numbers
+//! ([`Known::trusted`]) and sent with its `BEGIN` and `COMMIT` at once,
+//! its insert guarded by the same expression, read by the insert itself
+//! after the lock: unless the last value is where this writer left it,
+//! the insert writes nothing (and takes no value), and the group runs
+//! again the two-round-trip way ([`Known::missed`]).
+//!
 //! A failed group forgets everything (its insert may have taken values,
 //! its `COMMIT` may or may not have happened), and so does a reconnect
 //! (a new writer starts with nothing known).
@@ -63,6 +71,29 @@ impl Known {
             .collect()
     }
 
+    /// For a group writing only events to `logs`: the identity's last value
+    /// this writer's last commit left and every log's highest number, if
+    /// it knows them all, not yet checked. The group may then be planned
+    /// and sent at once, its insert guarded by that value (see
+    /// `writer`); if the guard fails, [`Known::missed`].
+    pub(crate) fn trusted(&self, logs: &[&str]) -> Option<(i64, HashMap<String, i64>)> {
+        let ordering = self.ordering.filter(|_| !self.contended)?;
+        let highest = logs
+            .iter()
+            .map(|pid| Some(((*pid).to_owned(), *self.highest.get(*pid)?)))
+            .collect::<Option<_>>()?;
+        Some((ordering, highest))
+    }
+
+    /// A guarded insert found that another store wrote events since this
+    /// writer's last commit: everything is forgotten, and the groups read
+    /// their logs up front until one finds nobody else wrote since the
+    /// last (as after [`Known::complete`] found another writer).
+    pub(crate) fn missed(&mut self) {
+        self.forget();
+        self.contended = true;
+    }
+
     /// The highest number of `pid`, if the writer trusts one: only between
     /// a [`Known::complete`] that found the identity where this writer left
     /// it and the group's end (otherwise nothing is kept).
@@ -97,9 +128,9 @@ impl Known {
             .copied()
             .filter(|pid| !read.contains(pid))
             .collect();
-        let knew = self.ordering.is_some();
+        let contended = self.ordering.is_some() || self.contended;
         self.forget();
-        self.contended = knew;
+        self.contended = contended;
         unread
     }
 
@@ -209,6 +240,34 @@ mod tests {
         let mut read = HashMap::new();
         assert_eq!(k.complete(None, &["a"], &mut read), ["a"]);
         assert_eq!(k.to_read(&["a"]), ["a"]);
+    }
+
+    #[test]
+    fn a_group_of_known_logs_is_trusted_until_a_guard_misses() {
+        let mut k = Known::default();
+        assert_eq!(k.trusted(&["a"]), None);
+        k.committed(Some(7), 2, [("a", 4), ("b", 1)]);
+        assert_eq!(
+            k.trusted(&["a", "b"]),
+            Some((9, map(&[("a", 4), ("b", 1)])))
+        );
+        assert_eq!(k.trusted(&["a", "c"]), None, "c is not known");
+        // The guarded insert wrote nothing: another store wrote.
+        k.missed();
+        assert_eq!(k.trusted(&["a"]), None);
+        // The group runs again, reading every log, and commits.
+        assert_eq!(k.to_read(&["a"]), ["a"]);
+        let mut read = map(&[("a", 6)]);
+        assert!(k.complete(Some(12), &["a"], &mut read).is_empty());
+        k.committed(Some(12), 1, [("a", 7)]);
+        // Contended: the next group reads up front, not guarded.
+        assert_eq!(k.trusted(&["a"]), None);
+        assert_eq!(k.to_read(&["a"]), ["a"]);
+        let mut read = map(&[("a", 7)]);
+        assert!(k.complete(Some(13), &["a"], &mut read).is_empty());
+        k.committed(Some(13), 1, [("a", 8)]);
+        // Nobody wrote since: trusted again.
+        assert_eq!(k.trusted(&["a"]), Some((14, map(&[("a", 8)]))));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! - `writer`: the writer (a thread of its own) and its group commit.
 //! - `statements`: the writer's prepared statements and how plan steps run.
 //! - `known`: the highest sequence numbers the writer need not read again.
+//! - `stats`: [`OneRoundTrip`], groups committed in one round trip.
 //! - `plan`: a group's writes decided in memory (conflicts, ranges) and
 //!   merged into a few statements.
 //! - `reads`: a fixed set of read connections with prepared statements.
@@ -52,6 +53,7 @@ mod plan;
 mod reads;
 mod schema;
 mod statements;
+mod stats;
 mod store;
 mod writer;
 
@@ -59,6 +61,7 @@ pub use config::{InvalidConfig, PostgresConfig};
 pub use error::PostgresError;
 /// Requests per commit, see [`PostgresStore::commit_stats`].
 pub use ferrocast_persistence::backend::CommitStats;
+pub use stats::OneRoundTrip;
 pub use store::PostgresStore;
 /// The client library, for building a [`PostgresConfig::connection`] by
 /// hand.

@@ -16,6 +16,7 @@ use crate::codec::storable;
 use crate::config::PostgresConfig;
 use crate::error::PostgresError;
 use crate::reads::Readers;
+use crate::stats::{OneRoundTrip, OneRoundTripCounters};
 use crate::writer;
 
 /// The PostgreSQL backend: implements [`Journal`], [`EventsByTag`],
@@ -30,6 +31,7 @@ use crate::writer;
 /// on the schema's advisory lock.
 pub struct PostgresStore {
     writes: WriteQueue<PostgresError>,
+    one_round_trip: Arc<OneRoundTripCounters>,
     readers: Readers,
 }
 
@@ -46,9 +48,11 @@ impl PostgresStore {
     pub async fn open(config: PostgresConfig) -> Result<Self, PostgresError> {
         config.validate()?;
         let counters = Arc::new(CommitCounters::default());
-        let writer = writer::start(&config, counters.clone()).await?;
+        let one_round_trip = Arc::new(OneRoundTripCounters::default());
+        let writer = writer::start(&config, counters.clone(), one_round_trip.clone()).await?;
         Ok(PostgresStore {
             writes: WriteQueue::new(writer, counters, PostgresError::WriterStopped),
+            one_round_trip,
             readers: Readers::open(config).await?,
         })
     }
@@ -57,6 +61,14 @@ impl PostgresStore {
     /// commit is the group-commit factor.
     pub fn commit_stats(&self) -> CommitStats {
         self.writes.stats()
+    }
+
+    /// Of those commits, the groups that took one round trip instead of
+    /// two (they wrote only events, to logs whose highest numbers the
+    /// writer knew), and the attempts that found another store had written
+    /// and ran again in two.
+    pub fn one_round_trip(&self) -> OneRoundTrip {
+        self.one_round_trip.snapshot()
     }
 }
 
