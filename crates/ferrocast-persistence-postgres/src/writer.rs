@@ -85,7 +85,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferrocast_persistence::backend::{
-    CommitCounters, WriteOp as Op, WriteOutcome as Outcome, WriteRequest, answer_all, take_more,
+    Answerer, CommitCounters, WriteOp as Op, WriteOutcome as Outcome, WriteRequest, take_more,
     take_queued,
 };
 use futures_util::future::{join, try_join, try_join3, try_join4};
@@ -409,7 +409,9 @@ impl Writer {
 /// reply from the server would wake the writer behind whatever tasks are
 /// ready there, and under load that is the entities answered by the last
 /// commit: a group's two round trips would each wait for hundreds of actor
-/// turns, while the server, idle, waits for the writer.
+/// turns, while the server, idle, waits for the writer. Groups are
+/// answered from a task on the caller's runtime ([`Answerer`]), so that
+/// the writer's thread does not wake each caller itself.
 pub(crate) async fn start(
     config: &PostgresConfig,
     counters: Arc<CommitCounters>,
@@ -418,6 +420,8 @@ pub(crate) async fn start(
     let (tx, rx) = mpsc::channel::<Request>(config.write_queue.get());
     let (ready_tx, ready_rx) = oneshot::channel();
     let config = config.clone();
+    // On the caller's runtime, not the writer's.
+    let answerer = Answerer::spawn();
     std::thread::Builder::new()
         .name("ferrocast-pg-writer".to_owned())
         .spawn(move || {
@@ -437,7 +441,7 @@ pub(crate) async fn start(
                 match Writer::open(&config, one_round_trip).await {
                     Ok(writer) => {
                         let _ = ready_tx.send(Ok(()));
-                        serve(writer, config, rx, counters).await;
+                        serve(writer, config, rx, counters, answerer).await;
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -455,6 +459,7 @@ async fn serve(
     config: PostgresConfig,
     mut rx: mpsc::Receiver<Request>,
     counters: Arc<CommitCounters>,
+    answerer: Answerer<PostgresError>,
 ) {
     let max_batch = config.max_batch.get();
     let one_round_trip = writer.one_round_trip.clone();
@@ -487,7 +492,7 @@ async fn serve(
                 _ => PostgresError::WriterStopped,
             };
             let outcomes = batch.iter().map(|_| Err(e.clone())).collect();
-            answer_all(batch, outcomes, &counters);
+            answerer.answer(batch, outcomes, &counters);
             continue;
         };
         let outcomes = match start {
@@ -506,7 +511,7 @@ async fn serve(
         answered = batch.len();
         if w.client.is_closed() {
             writer = None;
-            answer_all(batch, outcomes, &counters);
+            answerer.answer(batch, outcomes, &counters);
             continue;
         }
         // The requests queued meanwhile are the next group. It starts (its
@@ -514,14 +519,14 @@ async fn serve(
         // (`join` polls in order), so the server works on it while the
         // writer answers, instead of waiting for it.
         let Ok(first) = rx.try_recv() else {
-            answer_all(batch, outcomes, &counters);
+            answerer.answer(batch, outcomes, &counters);
             continue;
         };
         let next = take_queued(first, &mut rx, max_batch);
         // The callers of `batch` are all still to come.
         let expected = (next.len() + batch.len()).min(max_batch);
         let (start, ()) = join(w.start_after(&next, expected), async {
-            answer_all(batch, outcomes, &counters);
+            answerer.answer(batch, outcomes, &counters);
         })
         .await;
         started = Some((next, start));
