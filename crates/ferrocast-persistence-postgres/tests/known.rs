@@ -147,18 +147,9 @@ async fn a_role_without_rights_on_the_identity_still_writes() {
 async fn a_group_failing_at_commit_is_not_remembered() {
     let schema = TestSchema::new("known_commit");
     let store = schema.open().await;
-    let s = &schema.name;
-    let admin = schema.client().await;
-    admin
-        .batch_execute(&format!(
-            r#"CREATE FUNCTION "{s}".boom() RETURNS trigger LANGUAGE plpgsql
-                 AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$;
-               CREATE CONSTRAINT TRIGGER boom AFTER INSERT ON "{s}".journal
-                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                 WHEN (NEW.persistence_id = 'boom') EXECUTE FUNCTION "{s}".boom();"#
-        ))
-        .await
-        .unwrap();
+    let admin = schema
+        .fail_commits_when("NEW.persistence_id = 'boom'")
+        .await;
     let (p, boom) = (pid("p"), pid("boom"));
     write(&store, &p, 1..=1).await;
     let failed = store
@@ -169,10 +160,7 @@ async fn a_group_failing_at_commit_is_not_remembered() {
         "{failed:?}"
     );
     assert_eq!(store.highest_sequence_nr(&boom).await.unwrap().value(), 0);
-    admin
-        .batch_execute(&format!(r#"DROP TRIGGER boom ON "{s}".journal"#))
-        .await
-        .unwrap();
+    schema.stop_failing(&admin).await;
     write(&store, &boom, 1..=1).await;
     write(&store, &p, 2..=2).await;
     assert_eq!(numbers(&store, &boom).await, [1]);

@@ -228,20 +228,9 @@ async fn another_store_writing_between_two_groups_makes_the_guarded_insert_write
 async fn a_one_round_trip_group_failing_at_commit_is_not_remembered() {
     let schema = TestSchema::new("one_rt_commit");
     let store = schema.open().await;
-    let s = &schema.name;
     let p = pid("p");
     write(&store, vec![event(&p, 1)]).await;
-    let admin = schema.client().await;
-    admin
-        .batch_execute(&format!(
-            r#"CREATE FUNCTION "{s}".boom() RETURNS trigger LANGUAGE plpgsql
-                 AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$;
-               CREATE CONSTRAINT TRIGGER boom AFTER INSERT ON "{s}".journal
-                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                 WHEN (NEW.sequence_nr = 2) EXECUTE FUNCTION "{s}".boom();"#
-        ))
-        .await
-        .unwrap();
+    let admin = schema.fail_commits_when("NEW.sequence_nr = 2").await;
     let before = now(&store);
     let failed = store.write(vec![event(&p, 2), event(&p, 3)]).await;
     assert!(
@@ -249,10 +238,7 @@ async fn a_one_round_trip_group_failing_at_commit_is_not_remembered() {
         "{failed:?}"
     );
     assert_eq!(store.highest_sequence_nr(&p).await.unwrap().value(), 1);
-    admin
-        .batch_execute(&format!(r#"DROP TRIGGER boom ON "{s}".journal"#))
-        .await
-        .unwrap();
+    schema.stop_failing(&admin).await;
     // Forgotten: two round trips, then one again.
     write(&store, vec![event(&p, 2)]).await;
     write(&store, vec![event(&p, 3)]).await;

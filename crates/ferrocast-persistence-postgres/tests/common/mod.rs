@@ -108,6 +108,33 @@ impl TestSchema {
         }
     }
 
+    /// Makes every commit that inserted a journal row matching `when` (a
+    /// trigger condition on `NEW`) fail at `COMMIT`, with a deferred
+    /// trigger; returns the client that drops it ([`TestSchema::stop_failing`]).
+    pub async fn fail_commits_when(&self, when: &str) -> tokio_postgres::Client {
+        let s = &self.name;
+        let admin = self.client().await;
+        admin
+            .batch_execute(&format!(
+                r#"CREATE FUNCTION "{s}".boom() RETURNS trigger LANGUAGE plpgsql
+                     AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$;
+                   CREATE CONSTRAINT TRIGGER boom AFTER INSERT ON "{s}".journal
+                     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                     WHEN ({when}) EXECUTE FUNCTION "{s}".boom();"#
+            ))
+            .await
+            .unwrap();
+        admin
+    }
+
+    /// Drops the trigger of [`TestSchema::fail_commits_when`].
+    pub async fn stop_failing(&self, admin: &tokio_postgres::Client) {
+        admin
+            .batch_execute(&format!(r#"DROP TRIGGER boom ON "{}".journal"#, self.name))
+            .await
+            .unwrap();
+    }
+
     /// A table of this schema, quoted for SQL.
     pub fn table(&self, name: &str) -> String {
         format!("\"{}\".{name}", self.name)
