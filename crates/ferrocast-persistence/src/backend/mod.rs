@@ -10,8 +10,8 @@
 //! - `write`: the group-commit front. Every write becomes a [`WriteOp`]
 //!   queued to the backend's single writer ([`WriteQueue`]), which answers
 //!   a [`WriteOutcome`] per request ([`take_queued`] forms a group,
-//!   [`answer_all`] answers it, or [`Answerer`] from a task on the callers'
-//!   runtime) and counts [`CommitStats`];
+//!   [`Answerer`] answers it from a task on the callers' runtime, or on the
+//!   writer's thread where there is none) and counts [`CommitStats`];
 //!   [`check_events`] is the shape and range check before a batch is
 //!   queued.
 //! - `columns`: conversions between the contracts' types and SQL columns
@@ -29,5 +29,5 @@ pub use columns::{
 pub use rows::RowCache;
 pub use write::{
     Answerer, CommitCounters, CommitStats, WriteOp, WriteOutcome, WriteQueue, WriteRequest,
-    answer_all, check_events, take_more, take_queued,
+    check_events, take_more, take_queued,
 };

@@ -128,17 +128,6 @@ pub fn take_more<E>(
     batch.len() > before
 }
 
-/// Counts the commit of `batch` and answers each request with its outcome
-/// (in order).
-pub fn answer_all<E>(
-    batch: Vec<WriteRequest<E>>,
-    outcomes: Vec<Result<WriteOutcome, E>>,
-    counters: &CommitCounters,
-) {
-    counters.record(batch.len());
-    reply_all(batch, outcomes);
-}
-
 /// Answers a writer's groups from a task on the callers' runtime, so that
 /// a writer on a thread of its own only hands each group over.
 ///
