@@ -47,9 +47,9 @@
 //!
 //! Once a group's transaction has ended, the requests queued meanwhile
 //! become the next group, and it starts (all of it, or its first line)
-//! before the writer answers the group just committed: the server works
-//! on the next group while the writer wakes hundreds of callers, rather
-//! than sit idle.
+//! before the writer hands the group just committed to the answering task
+//! on the callers' runtime (`backend::Answerer`), which wakes its callers
+//! while the server works on the next group.
 //!
 //! In two round trips, when the first line's answer is back, the requests
 //! queued meanwhile join the group before it is planned
@@ -515,9 +515,9 @@ async fn serve(
             continue;
         }
         // The requests queued meanwhile are the next group. It starts (its
-        // first round trip, or all of it) before this group is answered
-        // (`join` polls in order), so the server works on it while the
-        // writer answers, instead of waiting for it.
+        // first round trip, or all of it) before this group is handed to
+        // the answerer (`join` polls in order), so that its request is on
+        // the wire first.
         let Ok(first) = rx.try_recv() else {
             answerer.answer(batch, outcomes, &counters);
             continue;
