@@ -79,17 +79,19 @@ pub(crate) fn lookups<'a>(ops: impl Iterator<Item = &'a Op>) -> (Vec<&'a str>, V
 }
 
 /// Decides every op of a group given the stored highest sequence numbers
-/// and revisions (absent: zero), as [`lookups`] asked for them.
+/// and revisions (absent: zero), as [`lookups`] asked for them; leaves in
+/// them what the plan writes, for the ops of the same transaction planned
+/// after these.
 pub(crate) fn plan<'a>(
     ops: impl Iterator<Item = &'a Op>,
-    mut highest: HashMap<String, i64>,
-    mut revisions: HashMap<String, i64>,
+    highest: &mut HashMap<String, i64>,
+    revisions: &mut HashMap<String, i64>,
 ) -> Plan<'a> {
     let mut outcomes = Vec::new();
     let mut steps: Vec<Step<'a>> = Vec::new();
     for op in ops {
         let outcome = match op {
-            Op::WriteEvents(events) => write_events(events, &mut highest, &mut steps),
+            Op::WriteEvents(events) => write_events(events, highest, &mut steps),
             Op::DeleteEvents(pid, to) => storable_texts([pid.as_str()]).map(|()| {
                 steps.push(Step::DeleteEvents(pid, clamp_to_i64(to.value())));
                 Outcome::Done
@@ -99,10 +101,8 @@ pub(crate) fn plan<'a>(
                 steps.push(Step::DeleteSnapshots(pid, clamp_to_i64(max.value())));
                 Outcome::Done
             }),
-            Op::UpsertState(r) => upsert_state(r, &mut revisions, &mut steps),
-            Op::DeleteState(pid, revision) => {
-                delete_state(pid, *revision, &mut revisions, &mut steps)
-            }
+            Op::UpsertState(r) => upsert_state(r, revisions, &mut steps),
+            Op::DeleteState(pid, revision) => delete_state(pid, *revision, revisions, &mut steps),
         };
         outcomes.push(outcome);
     }

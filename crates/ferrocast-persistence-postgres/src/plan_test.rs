@@ -58,7 +58,7 @@ fn writes_of_many_logs_merge_into_one_insert_and_conflicts_stay_local() {
     let (logs, states) = lookups(ops.iter());
     assert_eq!(logs, ["a", "b"]);
     assert!(states.is_empty());
-    let plan = plan(ops.iter(), stored(&[("a", 3)]), HashMap::new());
+    let plan = plan(ops.iter(), &mut stored(&[("a", 3)]), &mut HashMap::new());
     assert_eq!(
         kinds(&plan.outcomes),
         ["done", "done", "seq-conflict-6", "done"]
@@ -82,7 +82,7 @@ fn other_writes_keep_their_place_between_event_inserts() {
         Op::DeleteEvents(pid("a"), SequenceNr::MAX),
         Op::WriteEvents(vec![event("a", 2)]),
     ];
-    let plan = plan(ops.iter(), HashMap::new(), HashMap::new());
+    let plan = plan(ops.iter(), &mut HashMap::new(), &mut HashMap::new());
     assert_eq!(kinds(&plan.outcomes), ["done", "done", "done"]);
     let [
         Step::Events(one),
@@ -107,7 +107,7 @@ fn revisions_follow_each_other_within_a_group() {
     ];
     let (_, states) = lookups(ops.iter());
     assert_eq!(states, ["s", "t"]);
-    let plan = plan(ops.iter(), HashMap::new(), stored(&[("s", 2)]));
+    let plan = plan(ops.iter(), &mut HashMap::new(), &mut stored(&[("s", 2)]));
     assert_eq!(
         kinds(&plan.outcomes),
         ["done", "rev-conflict-4", "done", "done", "rev-conflict-0"]
@@ -127,8 +127,8 @@ fn out_of_range_and_corrupt_values_fail_only_their_request() {
     ];
     let plan = plan(
         ops.iter(),
-        stored(&[("big", i64::MAX - 1), ("bad", -1)]),
-        HashMap::new(),
+        &mut stored(&[("big", i64::MAX - 1), ("bad", -1)]),
+        &mut HashMap::new(),
     );
     let kinds = kinds(&plan.outcomes);
     assert!(
@@ -155,11 +155,36 @@ fn text_postgres_cannot_store_fails_only_its_request() {
         Op::UpsertState(nul_state),
         Op::DeleteEvents(pid("p\0"), SequenceNr::MAX),
     ];
-    let plan = plan(ops.iter(), HashMap::new(), HashMap::new());
+    let plan = plan(ops.iter(), &mut HashMap::new(), &mut HashMap::new());
     let kinds = kinds(&plan.outcomes);
     assert_eq!(kinds[1], "done");
     for k in [0, 2, 3] {
         assert!(kinds[k].contains("cannot be stored"), "{kinds:?}");
     }
     assert_eq!(plan.steps.len(), 1);
+}
+
+#[test]
+fn a_later_part_of_the_transaction_is_planned_after_what_earlier_parts_wrote() {
+    let (mut highest, mut revisions) = (stored(&[("a", 3)]), HashMap::new());
+    let first = [
+        Op::WriteEvents(vec![event("a", 4)]),
+        Op::UpsertState(state("s", 1)),
+    ];
+    let plan_first = plan(first.iter(), &mut highest, &mut revisions);
+    assert_eq!(kinds(&plan_first.outcomes), ["done", "done"]);
+    assert_eq!((highest["a"], revisions["s"]), (4, 1));
+    let second = [
+        // Continues the first part's write; a repeat of it conflicts.
+        Op::WriteEvents(vec![event("a", 5)]),
+        Op::WriteEvents(vec![event("a", 4)]),
+        Op::UpsertState(state("s", 1)),
+        Op::UpsertState(state("s", 2)),
+    ];
+    let plan_second = plan(second.iter(), &mut highest, &mut revisions);
+    assert_eq!(
+        kinds(&plan_second.outcomes),
+        ["done", "seq-conflict-6", "rev-conflict-2", "done"]
+    );
+    assert_eq!((highest["a"], revisions["s"]), (5, 2));
 }

@@ -16,11 +16,15 @@
 //!     | COMMIT
 //!     the insert wrote nothing: another store wrote; run the group again:
 //!
-//! two round trips:
+//! two round trips (or more, in parts):
 //! BEGIN; SELECT pg_advisory_xact_lock(..) | SELECT pg_sequence_last_value(..)
 //!     | SELECT highest .. = ANY($1)    (only logs the writer does not know)
-//!     plan::plan, in memory: conflicts fail their own request only
+//!     take in what queued meanwhile; plan::plan, in memory: conflicts
+//!     fail their own request only
 //! WITH .. INSERT journal, event_tags, journal_highest (UNNEST) | COMMIT
+//!     or, while callers just answered are still to come, the inserts
+//!     alone, and then the next part (what queued while they ran), until
+//!     none queued: COMMIT
 //! ```
 //!
 //! The writer remembers the highest numbers it committed ([`Known`]) and
@@ -69,6 +73,20 @@
 //! round trips on a fast disk, a fifth slower with a 10 ms commit
 //! (`commit_delay`); with the wait, groups and throughput stay close to
 //! those of two round trips, and a single caller still gets one.
+//!
+//! The callers of the last group come back one by one, as the runtime
+//! answers them and they write again: with 1,000 entities, over a few
+//! milliseconds. Planned and sent at once after take-in, a group held
+//! the first hundred of them; the rest formed the next group, two commits
+//! (and two fsyncs) per round of the entities, with the server idle while
+//! they came. So the transaction goes on in parts (`Writer::stream`):
+//! while the group has fewer requests than the last group answered, its
+//! part is inserted without the `COMMIT`, and what queued while it ran is
+//! the next part; the part that brings the group to that size (or to
+//! `max_batch`) travels with the `COMMIT`, and if nothing queued after a
+//! part, the `COMMIT` follows alone. The server inserts the first callers
+//! while the last are on their way, and the round commits once. Every
+//! part is one transaction: a failed part fails the whole group.
 //!
 //! Nothing waits to fill a batch: under light load a batch is one request,
 //! under heavy load it grows by itself while the previous commit runs. If
@@ -177,9 +195,12 @@ impl Writer {
             return None;
         }
         let (logs, _) = plan::lookups(batch.iter().map(|r| &r.op));
-        let (expected, highest) = self.known.borrow().trusted(&logs)?;
-        let plan::Plan { outcomes, steps } =
-            plan::plan(batch.iter().map(|r| &r.op), highest, HashMap::new());
+        let (expected, mut highest) = self.known.borrow().trusted(&logs)?;
+        let plan::Plan { outcomes, steps } = plan::plan(
+            batch.iter().map(|r| &r.op),
+            &mut highest,
+            &mut HashMap::new(),
+        );
         // Only conflicts or refusals: nothing to guard, so nothing proves
         // the conflicts.
         let [Step::Events(run)] = steps.as_slice() else {
@@ -253,14 +274,15 @@ impl Writer {
         })
     }
 
-    /// After the first round trip, before the plan: the requests queued
-    /// meanwhile join the group (`take_more`), so that entities answered
-    /// by the last commit, which send their next write while this group's
-    /// lookups travel, share this commit instead of waiting for the next.
-    /// What they need that the group has not read comes from the numbers
-    /// the writer trusts (see [`Known::get`]), else from one more round
-    /// trip under the lock; requests queued during that one join too,
-    /// until none are queued or the group is full.
+    /// After the first round trip (or a part, see [`Writer::stream`]),
+    /// before the plan: the requests queued meanwhile join the group
+    /// (`take_more`), so that entities answered by the last commit, which
+    /// send their next write while this group's lookups travel, share
+    /// this commit instead of waiting for the next. What they need that
+    /// the group has not read (or planned, in an earlier part) comes from
+    /// the numbers the writer trusts (see [`Known::get`]), else from one
+    /// more round trip under the lock; requests queued during that one
+    /// join too, until none are queued or the group is full.
     async fn take_in(
         &self,
         batch: &mut Vec<Request>,
@@ -316,15 +338,19 @@ impl Writer {
     }
 
     /// The rest of the transaction [`Writer::begin`] began (or the error it
-    /// met): one outcome per request. If the transaction fails, it is
-    /// rolled back and every request gets the error.
+    /// met), taking in requests as they queue ([`Writer::stream`]): one
+    /// outcome per request of `batch`, as it is in the end. If the
+    /// transaction fails, it is rolled back and every request gets the
+    /// error.
     async fn finish(
         &self,
-        batch: &[Request],
+        batch: &mut Vec<Request>,
+        rx: &mut mpsc::Receiver<Request>,
+        limits: Limits,
         begun: Result<Stored, PostgresError>,
     ) -> Vec<Result<Outcome, PostgresError>> {
         let result = match begun {
-            Ok(stored) => self.try_finish(batch, stored).await,
+            Ok(stored) => self.stream(batch, rx, limits, stored).await,
             Err(e) => Err(e),
         };
         match result {
@@ -349,39 +375,63 @@ impl Writer {
         batch.iter().map(|_| Err(e.clone())).collect()
     }
 
-    async fn try_finish(
+    /// A group's transaction in parts: the requests queued so far join it
+    /// ([`Writer::take_in`]) and are planned and sent; if the callers
+    /// expected are not all in yet (`limits.expected`), the part is sent
+    /// without the `COMMIT`, and the requests queued while it travels
+    /// are the next part, until none queued. The last part travels with
+    /// the `COMMIT`, or the `COMMIT` follows alone.
+    ///
+    /// With one write in flight per entity, the callers of the last group
+    /// come back one by one as the runtime answers them: the server
+    /// inserts the first while the last are still on their way, rather
+    /// than waiting for all of them (idle) or committing the first alone
+    /// (one more commit, and its fsync, for a part of the entities).
+    async fn stream(
         &self,
-        batch: &[Request],
-        stored: Stored,
+        batch: &mut Vec<Request>,
+        rx: &mut mpsc::Receiver<Request>,
+        limits: Limits,
+        mut stored: Stored,
     ) -> Result<Vec<Result<Outcome, PostgresError>>, PostgresError> {
-        let ordering = stored.ordering;
-        let plan = plan::plan(
-            batch.iter().map(|r| &r.op),
-            stored.highest,
-            stored.revisions,
-        );
         let (c, st) = (&self.client, &self.statements);
-        let commit = async { Ok(c.batch_execute("COMMIT").await?) };
-        match plan.steps.split_last() {
-            None => commit.await?,
-            Some((last, before)) => {
-                for step in before {
-                    st.run(c, step).await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        loop {
+            self.take_in(batch, rx, limits.max, &mut stored).await?;
+            let last = batch.len() >= limits.expected.min(limits.max);
+            let plan = plan::plan(
+                batch[outcomes.len()..].iter().map(|r| &r.op),
+                &mut stored.highest,
+                &mut stored.revisions,
+            );
+            outcomes.extend(plan.outcomes);
+            if last {
+                let commit = async { Ok(c.batch_execute("COMMIT").await?) };
+                match plan.steps.split_last() {
+                    None => commit.await?,
+                    Some((final_step, before)) => {
+                        for step in before {
+                            st.run(c, step).await?;
+                        }
+                        try_join(st.run(c, final_step), commit).await?;
+                    }
                 }
-                try_join(st.run(c, last), commit).await?;
+                break;
+            }
+            for step in &plan.steps {
+                st.run(c, step).await?;
+            }
+            if rx.is_empty() || batch.len() >= limits.max {
+                c.batch_execute("COMMIT").await?;
+                break;
             }
         }
         // Committed: only now does the writer know these numbers.
-        let runs = plan.steps.iter().filter_map(|step| match step {
-            Step::Events(run) => Some(run),
-            _ => None,
-        });
-        let inserted = runs.clone().map(|run| run.events.len()).sum();
-        let highest = runs.flat_map(|run| run.highest.iter().copied());
+        let (inserted, highest) = accepted(batch, &outcomes);
         self.known
             .borrow_mut()
-            .committed(ordering, inserted, highest);
-        Ok(plan.outcomes)
+            .committed(stored.ordering, inserted, highest);
+        Ok(outcomes)
     }
 
     /// `(persistence_id, bigint)` rows of `query` for `pids`.
@@ -470,7 +520,7 @@ async fn serve(
     // at once (one write in flight each).
     let mut answered = 0;
     loop {
-        let (mut batch, start) = match started.take() {
+        let (mut batch, start, expected) = match started.take() {
             Some(next) => next,
             None => {
                 let Some(first) = rx.recv().await else {
@@ -483,7 +533,7 @@ async fn serve(
                     Ok(w) => w.start_after(&batch, answered).await,
                     Err(e) => Started::Begun(Err(e)),
                 };
-                (batch, start)
+                (batch, start, answered)
             }
         };
         let Some(w) = writer.as_ref() else {
@@ -498,14 +548,11 @@ async fn serve(
         let outcomes = match start {
             Started::Finished(outcomes) => outcomes,
             Started::Begun(stored) => {
-                let stored = match stored {
-                    Ok(mut stored) => w
-                        .take_in(&mut batch, &mut rx, max_batch, &mut stored)
-                        .await
-                        .map(|()| stored),
-                    Err(e) => Err(e),
+                let limits = Limits {
+                    max: max_batch,
+                    expected,
                 };
-                w.finish(&batch, stored).await
+                w.finish(&mut batch, &mut rx, limits, stored).await
             }
         };
         answered = batch.len();
@@ -529,8 +576,48 @@ async fn serve(
             answerer.answer(batch, outcomes, &counters);
         })
         .await;
-        started = Some((next, start));
+        started = Some((next, start, expected));
     }
+}
+
+/// How far a group's transaction takes in requests ([`Writer::stream`]).
+#[derive(Clone, Copy)]
+struct Limits {
+    /// Requests in a group at most.
+    max: usize,
+    /// Requests the group would have if the callers of the group last
+    /// answered, likely to write again at once, were in it: once it has
+    /// them, its next part is its last.
+    expected: usize,
+}
+
+/// What a committed group wrote: the number of events inserted, and the
+/// new highest number of each log it extended (a log written twice
+/// appears twice, the later higher). An event write is inserted exactly
+/// when its outcome is `Done` (then its numbers fit a `bigint`: the plan
+/// checked).
+fn accepted<'a>(
+    batch: &'a [Request],
+    outcomes: &[Result<Outcome, PostgresError>],
+) -> (usize, impl Iterator<Item = (&'a str, i64)>) {
+    let written = || {
+        batch
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(request, outcome)| match (&request.op, outcome) {
+                (Op::WriteEvents(events), Ok(Outcome::Done)) => Some(events),
+                _ => None,
+            })
+    };
+    let inserted = written().map(Vec::len).sum();
+    let highest = written().filter_map(|events| {
+        let last = events.last()?;
+        Some((
+            last.persistence_id.as_str(),
+            i64::try_from(last.sequence_nr.value()).ok()?,
+        ))
+    });
+    (inserted, highest)
 }
 
 /// How a group started ([`Writer::start`]).

@@ -89,14 +89,21 @@ impl TestSchema {
     /// Returns once the writer of a store on this schema waits for the
     /// lock (no sleep: each look is a round trip to the server).
     pub async fn until_the_writer_waits(&self) {
+        self.until_the_writer_waits_on("advisory").await;
+    }
+
+    /// Returns once the writer of a store on this schema waits for a lock
+    /// of `locktype` (as `pg_locks` names it: `transactionid` while its
+    /// insert waits for another transaction's row with the same key).
+    pub async fn until_the_writer_waits_on(&self, locktype: &str) {
         let admin = self.client().await;
         loop {
             let waiters: i64 = admin
                 .query_one(
                     "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-                     WHERE l.locktype = 'advisory' AND NOT l.granted \
-                     AND a.application_name = $1",
-                    &[&format!("ferrocast writer {}", self.name)],
+                     WHERE l.locktype = $1 AND NOT l.granted \
+                     AND a.application_name = $2",
+                    &[&locktype, &format!("ferrocast writer {}", self.name)],
                 )
                 .await
                 .unwrap()
