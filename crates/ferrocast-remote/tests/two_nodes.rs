@@ -44,6 +44,9 @@ async fn references_inside_messages_cross_three_nodes() {
     let (_counter, path) = exposed_counter(&a, "counter");
     let on_b = b.remoting.resolve::<CounterMsg>(&path, WAIT).await.unwrap();
     on_b.tell(CounterMsg::Add(42));
+    // Order holds per sender and receiver only: C's message below could
+    // overtake B's add. B's ask, after its add, returns once A applied it.
+    assert_eq!(on_b.ask(CounterMsg::Get, WAIT).await.unwrap(), 42);
 
     // C's probe travels inside a message to A; A answers C directly.
     let mut probe = TestProbe::<u64>::new(&c.system);
