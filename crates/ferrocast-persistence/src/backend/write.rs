@@ -137,9 +137,11 @@ pub fn take_more<E>(
 /// was about a tenth of the SQLite writer thread's time, and the writer
 /// thread is what bounds throughput. From a task on the runtime, the wakes
 /// go to its worker's own queue, and the woken tasks run on that worker
-/// while the writer runs the next group. The requests are dropped there
-/// too (their events are freed by the threads that allocated them rather
-/// than by the writer).
+/// while the writer runs the next group. It answers in chunks, letting
+/// the callers answered so far run between them ([`reply_in_chunks`]),
+/// so that their next writes reach the writer while the rest are
+/// answered. The requests are dropped there too (their events are freed
+/// by the threads that allocated them rather than by the writer).
 ///
 /// Made where there is no runtime, or once its task is gone (its runtime
 /// shut down), it answers on the writer's thread. Groups handed over just
@@ -163,7 +165,7 @@ impl<E: Send + 'static> Answerer<E> {
         let (groups, mut rx) = mpsc::unbounded_channel::<Answered<E>>();
         runtime.spawn(async move {
             while let Some((batch, outcomes)) = rx.recv().await {
-                reply_all(batch, outcomes);
+                reply_in_chunks(batch, outcomes).await;
             }
         });
         Answerer {
@@ -188,6 +190,34 @@ impl<E: Send + 'static> Answerer<E> {
             None => (batch, outcomes),
         };
         reply_all(unsent.0, unsent.1);
+    }
+}
+
+/// Requests the answering task answers before it lets the callers it
+/// woke run (see [`reply_in_chunks`]).
+const ANSWER_CHUNK: usize = 32;
+
+/// [`reply_all`] on the callers' runtime, yielding after every
+/// [`ANSWER_CHUNK`] answers so that the callers woken so far run (and,
+/// with one write in flight each, send their next write) before the rest
+/// are answered; the requests are dropped once all are answered.
+///
+/// Answering a thousand requests (and freeing their events) takes about a
+/// millisecond. Answered in one go, no caller ran before the last was
+/// answered, and the writer saw nothing of the next round until then:
+/// measured with 1,000 entities on PostgreSQL, the next group began with
+/// a few requests and the rest formed the group after it (about 600
+/// events per commit). In chunks, the callers' writes reach the writer
+/// from the first chunk on, and groups hold about 1,000.
+async fn reply_in_chunks<E>(batch: Vec<WriteRequest<E>>, outcomes: Vec<Result<WriteOutcome, E>>) {
+    let mut answered = Vec::with_capacity(batch.len());
+    for (i, (request, outcome)) in batch.into_iter().zip(outcomes).enumerate() {
+        // As in `reply_all`: a caller that stopped waiting changes nothing.
+        let _ = request.reply.send(outcome);
+        answered.push(request.op);
+        if (i + 1) % ANSWER_CHUNK == 0 {
+            tokio::task::yield_now().await;
+        }
     }
 }
 
@@ -425,6 +455,35 @@ mod tests {
         assert_eq!(received, outcomes(3));
         let stats = counters.snapshot();
         assert_eq!((stats.commits, stats.requests), (1, 3));
+    }
+
+    // Current-thread: what runs between two chunks is known.
+    #[tokio::test]
+    async fn callers_answered_in_one_chunk_run_before_the_next_chunk_is_answered() {
+        let answerer = Answerer::spawn();
+        let n = 3 * ANSWER_CHUNK as u64;
+        let (batch, mut answers) = group(n);
+        let later = answers.split_off(ANSWER_CHUNK);
+        let first = answers.pop().unwrap();
+        // The last caller of the first chunk looks at the next chunk's
+        // first answer as soon as it runs.
+        let (mut next, rest) = {
+            let mut later = later.into_iter();
+            (later.next().unwrap(), later.collect::<Vec<_>>())
+        };
+        let looked = tokio::spawn(async move {
+            first.await.unwrap().unwrap();
+            next.try_recv().is_ok()
+        });
+        let counters = CommitCounters::default();
+        answer(&answerer, batch, &counters);
+        assert!(
+            !looked.await.unwrap(),
+            "the first chunk's caller ran before the next chunk was answered"
+        );
+        for a in rest {
+            a.await.unwrap().unwrap();
+        }
     }
 
     #[test]
