@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::TIMEOUT;
 use common::cart::{Cart, CartCmd, CartState, events, states};
+use common::faulty_journal::FaultyJournal;
 use ferrocast_actor::{ActorRef, ActorSystem, ActorSystemConfig};
 use ferrocast_persistence::tck::scaffold::{describe_recovery_failure, first_failure};
 use ferrocast_persistence::{
@@ -225,4 +226,73 @@ async fn undecodable_snapshot_fails_recovery() {
         recovery_failure(s).await,
         "snapshot cart-snap-bad 3 malformed"
     );
+}
+
+/// A cart on `journal` reading its log in pages of two events.
+fn paged<J: Journal>(
+    id: &str,
+    journal: &Arc<J>,
+    snaps: &Arc<InMemorySnapshotStore>,
+) -> EventSourcedSetup<Cart, J, InMemorySnapshotStore> {
+    EventSourcedSetup::new(pid(id), journal.clone(), events())
+        .with_snapshots(snaps.clone(), states())
+        .with_config(EventSourcedConfig {
+            replay_batch: NonZeroUsize::new(2).unwrap(),
+            ..EventSourcedConfig::default()
+        })
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn recovery_reads_the_log_in_pages_several_at_once() {
+    let journal = Arc::new(InMemoryJournal::default());
+    let snaps = Arc::new(InMemorySnapshotStore::default());
+    let s = paged("cart-p", &journal, &snaps);
+    let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
+        .unwrap();
+    // Seven events: four pages, the last of one event.
+    let before = add_all(&cart, &["a", "b", "c", "d", "e", "f", "g"]).await;
+    system.terminate().await;
+    let system = ActorSystem::new("two", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s, Cart::default))
+        .unwrap();
+    assert_eq!(cart.ask(CartCmd::Get, TIMEOUT).await.unwrap(), before);
+    system.terminate().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hole_in_the_log_fails_recovery_whichever_page_it_is_in() {
+    // Pages of two: [1, 2] [3, 4] [5, 6] [7].
+    for (hole, found) in [
+        (1, "Some(SequenceNr(2))"),
+        (4, "Some(SequenceNr(5))"),
+        (6, "Some(SequenceNr(7))"),
+        (7, "None"),
+    ] {
+        let journal = Arc::new(FaultyJournal::default());
+        let snaps = Arc::new(InMemorySnapshotStore::default());
+        let s = paged("cart-h", &journal, &snaps);
+        let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
+        let cart = system
+            .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
+            .unwrap();
+        add_all(&cart, &["a", "b", "c", "d", "e", "f", "g"]).await;
+        system.terminate().await;
+        journal.hide(hole);
+        let failed = first_failure(
+            move || EventSourcedActor::props(s.clone(), Cart::default),
+            describe_recovery_failure,
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+        failed.system.terminate().await;
+        assert_eq!(
+            failed.failure,
+            format!("recovery: recovery of cart-h: expected event {hole}, the journal has {found}")
+        );
+    }
 }

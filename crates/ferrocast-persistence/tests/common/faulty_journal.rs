@@ -2,7 +2,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use ferrocast_persistence::{
     InMemoryJournal, Journal, JournalError, PersistenceId, PersistentRepr, SequenceNr,
@@ -22,6 +22,8 @@ pub struct FaultyJournal {
     pub write_started: Notify,
     /// Recovery waits for this before it reads the highest sequence number.
     read_gate: Arc<Mutex<()>>,
+    /// A sequence number replay leaves out (0: none), as a hole would.
+    hidden: AtomicU64,
 }
 
 impl FaultyJournal {
@@ -37,6 +39,11 @@ impl FaultyJournal {
     /// Holds recoveries until the guard is dropped.
     pub async fn hold_reads(&self) -> OwnedMutexGuard<()> {
         self.read_gate.clone().lock_owned().await
+    }
+
+    /// Makes replay leave out event `nr` of every log: a hole in the log.
+    pub fn hide(&self, nr: u64) {
+        self.hidden.store(nr, Ordering::SeqCst);
     }
 
     pub fn write_calls(&self) -> usize {
@@ -66,7 +73,10 @@ impl Journal for FaultyJournal {
         to: SequenceNr,
         max: NonZeroUsize,
     ) -> Result<Vec<PersistentRepr>, JournalError> {
-        self.inner.replay(persistence_id, from, to, max).await
+        let mut events = self.inner.replay(persistence_id, from, to, max).await?;
+        let hidden = self.hidden.load(Ordering::SeqCst);
+        events.retain(|e| e.sequence_nr.value() != hidden);
+        Ok(events)
     }
 
     async fn highest_sequence_nr(
