@@ -51,6 +51,32 @@ async fn add_all(cart: &ActorRef<CartCmd>, items: &[&str]) -> CartState {
     last
 }
 
+/// Adds `items` to a cart of setup `s` in a system of its own, stopped
+/// afterwards; the cart's state in the end.
+async fn add_in_one_run<J: Journal>(
+    s: &EventSourcedSetup<Cart, J, InMemorySnapshotStore>,
+    items: &[&str],
+) -> CartState {
+    let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
+        .unwrap();
+    let state = add_all(&cart, items).await;
+    system.terminate().await;
+    state
+}
+
+/// The state a cart of setup `s` recovers, in a system of its own.
+async fn recovered<J: Journal>(s: EventSourcedSetup<Cart, J, InMemorySnapshotStore>) -> CartState {
+    let system = ActorSystem::new("two", ActorSystemConfig::default()).unwrap();
+    let cart = system
+        .spawn("cart", EventSourcedActor::props(s, Cart::default))
+        .unwrap();
+    let state = cart.ask(CartCmd::Get, TIMEOUT).await.unwrap();
+    system.terminate().await;
+    state
+}
+
 #[tokio::test(start_paused = true)]
 async fn restart_with_same_persistence_id_restores_state() {
     let journal = Arc::new(InMemoryJournal::default());
@@ -129,29 +155,21 @@ async fn retention_can_delete_covered_events() {
     let id = pid("cart-d");
     let policy = SnapshotPolicy::every(3).keep(1).delete_events(true);
     let s = setup("cart-d", &journal, &snaps, policy);
-    let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
-    let cart = system
-        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
-        .unwrap();
-    let before = add_all(&cart, &["a", "b", "c", "d", "e", "f", "g"]).await;
-    system.terminate().await;
+    let before = add_in_one_run(&s, &["a", "b", "c", "d", "e", "f", "g"]).await;
     let left = journal
         .replay(&id, SequenceNr::ZERO, SequenceNr::MAX, NonZeroUsize::MAX)
         .await
         .unwrap();
     let nrs: Vec<u64> = left.iter().map(|e| e.sequence_nr.value()).collect();
     assert_eq!(nrs, [7], "events up to the snapshot at 6 are gone");
-    let system = ActorSystem::new("two", ActorSystemConfig::default()).unwrap();
-    let cart = system
-        .spawn("cart", EventSourcedActor::props(s, Cart::default))
-        .unwrap();
-    assert_eq!(cart.ask(CartCmd::Get, TIMEOUT).await.unwrap(), before);
-    system.terminate().await;
+    assert_eq!(recovered(s).await, before);
 }
 
 /// Spawns a cart under a supervisor that stops it on failure; returns the
 /// first failure's description.
-async fn recovery_failure(s: Setup) -> String {
+async fn recovery_failure<J: Journal>(
+    s: EventSourcedSetup<Cart, J, InMemorySnapshotStore>,
+) -> String {
     let failed = first_failure(
         move || EventSourcedActor::props(s.clone(), Cart::default),
         describe_recovery_failure,
@@ -175,12 +193,7 @@ async fn seed(
     policy: SnapshotPolicy,
 ) -> Setup {
     let s = setup(id, journal, snaps, policy);
-    let system = ActorSystem::new("seed", ActorSystemConfig::default()).unwrap();
-    let cart = system
-        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
-        .unwrap();
-    add_all(&cart, &["a", "b", "c"]).await;
-    system.terminate().await;
+    add_in_one_run(&s, &["a", "b", "c"]).await;
     s
 }
 
@@ -228,39 +241,28 @@ async fn undecodable_snapshot_fails_recovery() {
     );
 }
 
-/// A cart on `journal` reading its log in pages of two events.
-fn paged<J: Journal>(
+/// A cart on `journal` reading its log in pages of two events, with seven
+/// events in its log (four pages, the last of one event): the setup and
+/// the state they make.
+async fn paged<J: Journal>(
     id: &str,
     journal: &Arc<J>,
-    snaps: &Arc<InMemorySnapshotStore>,
-) -> EventSourcedSetup<Cart, J, InMemorySnapshotStore> {
-    EventSourcedSetup::new(pid(id), journal.clone(), events())
-        .with_snapshots(snaps.clone(), states())
+) -> (EventSourcedSetup<Cart, J, InMemorySnapshotStore>, CartState) {
+    let s = EventSourcedSetup::new(pid(id), journal.clone(), events())
+        .with_snapshots(Arc::new(InMemorySnapshotStore::default()), states())
         .with_config(EventSourcedConfig {
             replay_batch: NonZeroUsize::new(2).unwrap(),
             ..EventSourcedConfig::default()
         })
-        .unwrap()
+        .unwrap();
+    let state = add_in_one_run(&s, &["a", "b", "c", "d", "e", "f", "g"]).await;
+    (s, state)
 }
 
 #[tokio::test(start_paused = true)]
 async fn recovery_reads_the_log_in_pages_several_at_once() {
-    let journal = Arc::new(InMemoryJournal::default());
-    let snaps = Arc::new(InMemorySnapshotStore::default());
-    let s = paged("cart-p", &journal, &snaps);
-    let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
-    let cart = system
-        .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
-        .unwrap();
-    // Seven events: four pages, the last of one event.
-    let before = add_all(&cart, &["a", "b", "c", "d", "e", "f", "g"]).await;
-    system.terminate().await;
-    let system = ActorSystem::new("two", ActorSystemConfig::default()).unwrap();
-    let cart = system
-        .spawn("cart", EventSourcedActor::props(s, Cart::default))
-        .unwrap();
-    assert_eq!(cart.ask(CartCmd::Get, TIMEOUT).await.unwrap(), before);
-    system.terminate().await;
+    let (s, before) = paged("cart-p", &Arc::new(InMemoryJournal::default())).await;
+    assert_eq!(recovered(s).await, before);
 }
 
 #[tokio::test(start_paused = true)]
@@ -273,25 +275,10 @@ async fn a_hole_in_the_log_fails_recovery_whichever_page_it_is_in() {
         (7, "None"),
     ] {
         let journal = Arc::new(FaultyJournal::default());
-        let snaps = Arc::new(InMemorySnapshotStore::default());
-        let s = paged("cart-h", &journal, &snaps);
-        let system = ActorSystem::new("one", ActorSystemConfig::default()).unwrap();
-        let cart = system
-            .spawn("cart", EventSourcedActor::props(s.clone(), Cart::default))
-            .unwrap();
-        add_all(&cart, &["a", "b", "c", "d", "e", "f", "g"]).await;
-        system.terminate().await;
+        let (s, _) = paged("cart-h", &journal).await;
         journal.hide(hole);
-        let failed = first_failure(
-            move || EventSourcedActor::props(s.clone(), Cart::default),
-            describe_recovery_failure,
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
-        failed.system.terminate().await;
         assert_eq!(
-            failed.failure,
+            recovery_failure(s).await,
             format!("recovery: recovery of cart-h: expected event {hole}, the journal has {found}")
         );
     }
