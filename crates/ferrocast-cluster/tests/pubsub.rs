@@ -115,7 +115,12 @@ async fn a_publish_reaches_subscribers_on_every_node_once_per_node() {
     let m = topics[2].metrics();
     assert_eq!((m.published, m.sent_remote), (51, 100));
 
-    // A publish on A reaches its own subscribers directly and B's.
+    // A publish on A reaches its own subscribers directly and B's, once A
+    // knows B's (the registry spreads by gossip: the wait above was C's).
+    eventually(&nodes[0], "A knows B's subscriber", || {
+        topics[0].remote_nodes() == 1
+    })
+    .await;
     topics[0].publish(News(99));
     for p in subs_a.iter_mut().chain(std::iter::once(&mut sub_b)) {
         assert_eq!(p.expect_msg(WAIT).await, News(99));
