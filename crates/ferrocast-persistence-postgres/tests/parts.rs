@@ -21,24 +21,30 @@ fn spawn_write(store: &Arc<PostgresStore>, pid: &PersistenceId, nr: u64) -> Writ
     tokio::spawn(async move { store.write(vec![e]).await })
 }
 
-/// Four logs with two events each, the last group answered holding three
-/// requests (`b`, `c` and `d`'s second events: formed while the writer
-/// waited for the schema's lock). A group of fewer requests after it
-/// expects more callers back, and goes on in parts.
-async fn after_a_group_of_three(schema: &TestSchema) -> (Arc<PostgresStore>, [PersistenceId; 4]) {
+/// `n + 1` logs with two events each, the last group answered holding `n`
+/// requests (the second events of all logs but the first: formed while
+/// the writer waited for the schema's lock). A group of fewer requests
+/// after it expects more callers back, and goes on in parts.
+async fn after_a_group_of(
+    schema: &TestSchema,
+    n: usize,
+) -> (Arc<PostgresStore>, Vec<PersistenceId>) {
     let store = Arc::new(schema.open().await);
-    let pids = [pid("a"), pid("b"), pid("c"), pid("d")];
+    let pids: Vec<PersistenceId> = (0..=n).map(|i| pid(&format!("p{i}"))).collect();
     for p in &pids {
         store.write(vec![event(p, 1)]).await.unwrap();
     }
     let other = schema.hold_lock().await;
     let first = spawn_write(&store, &pids[0], 2);
     schema.until_the_writer_waits().await;
-    let three = [1, 2, 3].map(|i| spawn_write(&store, &pids[i], 2));
+    let group: Vec<Write> = pids[1..]
+        .iter()
+        .map(|p| spawn_write(&store, p, 2))
+        .collect();
     tokio::task::yield_now().await;
     other.batch_execute("COMMIT").await.unwrap();
     first.await.unwrap().unwrap();
-    for write in three {
+    for write in group {
         write.await.unwrap().unwrap();
     }
     (store, pids)
@@ -69,7 +75,7 @@ async fn hold_row(schema: &TestSchema, pid: &PersistenceId, nr: i64) -> tokio_po
 async fn three_writes_in_two_parts(
     schema: &TestSchema,
     store: &Arc<PostgresStore>,
-    pids: &[PersistenceId; 4],
+    pids: &[PersistenceId],
 ) -> [Write; 3] {
     let other = hold_row(schema, &pids[0], 3).await;
     let first = spawn_write(store, &pids[0], 3);
@@ -100,7 +106,7 @@ async fn highest(store: &PostgresStore, pids: &[PersistenceId]) -> Vec<u64> {
 #[tokio::test]
 async fn writes_queued_while_a_part_is_inserted_share_its_commit() {
     let schema = TestSchema::new("parts");
-    let (store, pids) = after_a_group_of_three(&schema).await;
+    let (store, pids) = after_a_group_of(&schema, 3).await;
     let before = store.commit_stats();
 
     let writes = three_writes_in_two_parts(&schema, &store, &pids).await;
@@ -135,7 +141,7 @@ async fn writes_queued_while_a_part_is_inserted_share_its_commit() {
 #[tokio::test]
 async fn a_failed_part_fails_the_requests_of_earlier_parts() {
     let schema = TestSchema::new("parts_fail");
-    let (store, pids) = after_a_group_of_three(&schema).await;
+    let (store, pids) = after_a_group_of(&schema, 3).await;
     let failing = schema
         .fail_commits_when(&format!(
             "NEW.persistence_id = '{}' AND NEW.writer = 'w'",
@@ -163,4 +169,34 @@ async fn a_failed_part_fails_the_requests_of_earlier_parts() {
         store.write(vec![event(p, 3)]).await.unwrap();
     }
     assert_eq!(highest(&store, &pids).await, [3, 3, 3, 2]);
+}
+
+#[tokio::test]
+async fn a_group_goes_on_for_eight_parts_at_most() {
+    let schema = TestSchema::new("parts_max");
+    let (store, pids) = after_a_group_of(&schema, 10).await;
+    let before = store.commit_stats();
+    // Nine writes, each queued while the part before waits for a row.
+    let mut held = Vec::new();
+    for p in &pids[..9] {
+        held.push(hold_row(&schema, p, 3).await);
+    }
+    let mut writes = vec![spawn_write(&store, &pids[0], 3)];
+    schema.until_the_writer_waits_on("transactionid").await;
+    for i in 1..9 {
+        writes.push(spawn_write(&store, &pids[i], 3));
+        tokio::task::yield_now().await;
+        held[i - 1].batch_execute("ROLLBACK").await.unwrap();
+        schema.until_the_writer_waits_on("transactionid").await;
+    }
+    held[8].batch_execute("ROLLBACK").await.unwrap();
+    for write in writes {
+        write.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        since(before, store.commit_stats()),
+        (2, 9),
+        "eight parts in one commit; the ninth write is the next group"
+    );
+    assert_eq!(highest(&store, &pids[..9]).await, [3; 9]);
 }
