@@ -42,7 +42,10 @@ pub enum RecoveryError {
     },
     /// The journal returned events out of order or with a hole (deleted
     /// events not covered by a snapshot).
-    #[error("recovery of {persistence_id}: expected event {expected}, the journal has {found:?}")]
+    #[error(
+        "recovery of {persistence_id}: expected event {expected}, the journal has {}",
+        describe_found(*.found)
+    )]
     Gap {
         /// Whose log.
         persistence_id: PersistenceId,
@@ -77,6 +80,15 @@ pub enum RecoveryError {
         /// The configured bound.
         after: Duration,
     },
+}
+
+/// What the journal returned in place of the event expected, for
+/// [`RecoveryError::Gap`]'s message.
+fn describe_found(found: Option<SequenceNr>) -> String {
+    match found {
+        Some(nr) => format!("event {nr}"),
+        None => "nothing more".to_owned(),
+    }
 }
 
 /// Pages of the journal read at once during recovery, ahead of the one
