@@ -40,9 +40,19 @@ pub(crate) enum Step<'a> {
 pub(crate) struct EventRun<'a> {
     /// Each event with its sequence number as a `bigint`, in group order.
     pub(crate) events: Vec<(&'a PersistentRepr, i64)>,
-    /// The new highest sequence number of each log in the run, once each
-    /// (what the writer remembers once the group commits).
-    pub(crate) highest: Vec<(&'a str, i64)>,
+}
+
+impl Plan<'_> {
+    /// The events the plan inserts, in all its runs.
+    pub(crate) fn inserted(&self) -> usize {
+        self.steps
+            .iter()
+            .map(|step| match step {
+                Step::Events(run) => run.events.len(),
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
 /// A decided group.
@@ -81,7 +91,7 @@ pub(crate) fn lookups<'a>(ops: impl Iterator<Item = &'a Op>) -> (Vec<&'a str>, V
 /// Decides every op of a group given the stored highest sequence numbers
 /// and revisions (absent: zero), as [`lookups`] asked for them; leaves in
 /// them what the plan writes, for the ops of the same transaction planned
-/// after these.
+/// after these (and, once it commits, for the writer to remember).
 pub(crate) fn plan<'a>(
     ops: impl Iterator<Item = &'a Op>,
     highest: &mut HashMap<String, i64>,
@@ -106,11 +116,6 @@ pub(crate) fn plan<'a>(
         };
         outcomes.push(outcome);
     }
-    for step in &mut steps {
-        if let Step::Events(run) = step {
-            run.highest = highest_of(&run.events);
-        }
-    }
     Plan { outcomes, steps }
 }
 
@@ -121,18 +126,6 @@ fn storable_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> Result<(), Po
     } else {
         Err(PostgresError::Unstorable("text containing NUL"))
     }
-}
-
-/// The largest sequence number of each log among `events`.
-fn highest_of<'a>(events: &[(&'a PersistentRepr, i64)]) -> Vec<(&'a str, i64)> {
-    let mut highest: Vec<(&str, i64)> = events
-        .iter()
-        .map(|(e, nr)| (e.persistence_id.as_str(), *nr))
-        .collect();
-    // Largest first within a log, so `dedup` keeps it.
-    highest.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
-    highest.dedup_by(|later, first| later.0 == first.0);
-    highest
 }
 
 fn write_events<'a>(
@@ -168,10 +161,7 @@ fn write_events<'a>(
     let new_highest = to_i64(last.sequence_nr.value(), "sequence number")?;
     match steps.last_mut() {
         Some(Step::Events(run)) => run.events.extend(numbered),
-        _ => steps.push(Step::Events(EventRun {
-            events: numbered,
-            highest: Vec::new(),
-        })),
+        _ => steps.push(Step::Events(EventRun { events: numbered })),
     }
     highest.insert(pid.to_owned(), new_highest);
     Ok(Outcome::Done)

@@ -219,11 +219,10 @@ impl Writer {
         match sent {
             Ok(((), written, ())) if written == events => {
                 // Committed: only now does the writer know these numbers.
-                self.known.borrow_mut().committed(
-                    Some(expected),
-                    run.events.len(),
-                    run.highest.iter().copied(),
-                );
+                let highest = highest.iter().map(|(pid, nr)| (pid.as_str(), *nr));
+                self.known
+                    .borrow_mut()
+                    .committed(Some(expected), run.events.len(), highest);
                 self.one_round_trip.committed();
                 Some(outcomes)
             }
@@ -396,6 +395,7 @@ impl Writer {
     ) -> Result<Vec<Result<Outcome, PostgresError>>, PostgresError> {
         let (c, st) = (&self.client, &self.statements);
         let mut outcomes = Vec::with_capacity(batch.len());
+        let mut inserted = 0;
         for part in 1.. {
             self.take_in(batch, rx, limits.max, &mut stored).await?;
             let last = batch.len() >= limits.expected.min(limits.max) || part >= MAX_PARTS;
@@ -404,6 +404,7 @@ impl Writer {
                 &mut stored.highest,
                 &mut stored.revisions,
             );
+            inserted += plan.inserted();
             outcomes.extend(plan.outcomes);
             if last {
                 let commit = async { Ok(c.batch_execute("COMMIT").await?) };
@@ -426,8 +427,9 @@ impl Writer {
                 break;
             }
         }
-        // Committed: only now does the writer know these numbers.
-        let (inserted, highest) = accepted(batch, &outcomes);
+        // Committed: only now does the writer know these numbers (those the
+        // parts planned, and those they read under the lock).
+        let highest = stored.highest.iter().map(|(pid, nr)| (pid.as_str(), *nr));
         self.known
             .borrow_mut()
             .committed(stored.ordering, inserted, highest);
@@ -598,35 +600,6 @@ struct Limits {
     /// answered, likely to write again at once, were in it: once it has
     /// them, its next part is its last.
     expected: usize,
-}
-
-/// What a committed group wrote: the number of events inserted, and the
-/// new highest number of each log it extended (a log written twice
-/// appears twice, the later higher). An event write is inserted exactly
-/// when its outcome is `Done` (then its numbers fit a `bigint`: the plan
-/// checked).
-fn accepted<'a>(
-    batch: &'a [Request],
-    outcomes: &[Result<Outcome, PostgresError>],
-) -> (usize, impl Iterator<Item = (&'a str, i64)>) {
-    let written = || {
-        batch
-            .iter()
-            .zip(outcomes)
-            .filter_map(|(request, outcome)| match (&request.op, outcome) {
-                (Op::WriteEvents(events), Ok(Outcome::Done)) => Some(events),
-                _ => None,
-            })
-    };
-    let inserted = written().map(Vec::len).sum();
-    let highest = written().filter_map(|events| {
-        let last = events.last()?;
-        Some((
-            last.persistence_id.as_str(),
-            i64::try_from(last.sequence_nr.value()).ok()?,
-        ))
-    });
-    (inserted, highest)
 }
 
 /// How a group started ([`Writer::start`]).
