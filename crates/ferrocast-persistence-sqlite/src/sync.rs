@@ -110,19 +110,22 @@ impl Durability {
     /// by now (so every commit the query could see) is synced. A commit
     /// becomes visible inside its `COMMIT`, after `committing` counted it.
     pub(crate) fn wait_visible(&self) -> Result<(), SqliteError> {
-        let target = self.begun();
-        let mut s = self.lock();
-        loop {
-            if let Some(settled) = self.settled(&s, target) {
-                return settled;
-            }
-            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        if !self.gated {
+            return Ok(());
         }
+        let (s, _) = self.wait_for_begun();
+        s.failed.clone().map_or(Ok(()), Err)
     }
 
     /// Waits until every commit begun so far is synced (or a sync failed);
     /// true if it had to wait.
     pub(crate) fn wait_synced(&self) -> bool {
+        self.wait_for_begun().1
+    }
+
+    /// Waits until every commit begun by now is synced, or a sync failed:
+    /// the state then, and whether it had to wait.
+    fn wait_for_begun(&self) -> (MutexGuard<'_, Synced>, bool) {
         let target = self.begun();
         let mut s = self.lock();
         let mut waited = false;
@@ -130,19 +133,7 @@ impl Durability {
             waited = true;
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
-        waited
-    }
-
-    /// Whether a read that saw the commits up to `target` may return
-    /// (`Ok`), must fail, or (`None`) must wait.
-    fn settled(&self, s: &Synced, target: u64) -> Option<Result<(), SqliteError>> {
-        if !self.gated {
-            return Some(Ok(()));
-        }
-        if let Some(e) = &s.failed {
-            return Some(Err(e.clone()));
-        }
-        (s.upto >= target).then_some(Ok(()))
+        (s, waited)
     }
 }
 
@@ -252,7 +243,8 @@ mod tests {
 
     /// What `wait_visible` would do now, without waiting.
     fn would_wait(d: &Durability) -> bool {
-        d.settled(&d.lock(), d.begun()).is_none()
+        let s = d.lock();
+        d.gated && s.failed.is_none() && s.upto < d.begun()
     }
 
     #[test]
