@@ -43,10 +43,7 @@ async fn after_a_group_of(
         .collect();
     tokio::task::yield_now().await;
     other.batch_execute("COMMIT").await.unwrap();
-    first.await.unwrap().unwrap();
-    for write in group {
-        write.await.unwrap().unwrap();
-    }
+    all_written(std::iter::once(first).chain(group)).await;
     (store, pids)
 }
 
@@ -93,6 +90,13 @@ fn since(before: CommitStats, after: CommitStats) -> (u64, u64) {
     )
 }
 
+/// Waits for `writes`, every one of which must succeed.
+async fn all_written(writes: impl IntoIterator<Item = Write>) {
+    for write in writes {
+        write.await.unwrap().unwrap();
+    }
+}
+
 async fn highest(store: &PostgresStore, pids: &[PersistenceId]) -> Vec<u64> {
     let mut all = Vec::new();
     for p in pids {
@@ -109,10 +113,7 @@ async fn writes_queued_while_a_part_is_inserted_share_its_commit() {
     let (store, pids) = after_a_group_of(&schema, 3).await;
     let before = store.commit_stats();
 
-    let writes = three_writes_in_two_parts(&schema, &store, &pids).await;
-    for write in writes {
-        write.await.unwrap().unwrap();
-    }
+    all_written(three_writes_in_two_parts(&schema, &store, &pids).await).await;
     assert_eq!(
         since(before, store.commit_stats()),
         (1, 3),
@@ -190,9 +191,7 @@ async fn a_group_goes_on_for_eight_parts_at_most() {
         schema.until_the_writer_waits_on("transactionid").await;
     }
     held[8].batch_execute("ROLLBACK").await.unwrap();
-    for write in writes {
-        write.await.unwrap().unwrap();
-    }
+    all_written(writes).await;
     assert_eq!(
         since(before, store.commit_stats()),
         (2, 9),
